@@ -1,0 +1,1 @@
+"""HTTP: one Litestar app serving every dialect at its documented prefix."""

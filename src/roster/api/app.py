@@ -1,0 +1,63 @@
+"""The ASGI application: every dialect's router, the public pages, health checks, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Response, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from roster import __version__
+from roster.api import sendex
+from roster.api.errors import exception_handler
+from roster.config import Settings, load_settings
+from roster.core.preferences import PreferenceLinks
+from roster.core.teams import instance_secret
+from roster.storage.db import Database
+from roster.web import pages
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(state: State) -> Response[dict[str, str]]:
+    db: Database = state.db
+    try:
+        await db.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
+    except Exception as exc:
+        return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+    return Response({"status": "ok", "database": "ok"})
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Litestar:
+    """Build the app for one process. The database must already be migrated."""
+    settings = settings or load_settings()
+    db = db or Database(settings.database_url)
+    secret = settings.secret_key or db.run_write(instance_secret)
+    state: dict[str, Any] = {
+        "settings": settings,
+        "db": db,
+        "links": PreferenceLinks(base_url=settings.base_url, secret=secret),
+    }
+    return Litestar(
+        route_handlers=[healthz, readyz, sendex.router, pages.router],
+        state=State(state),
+        exception_handlers={Exception: exception_handler([sendex.errors])},
+        openapi_config=OpenAPIConfig(
+            title="Roster",
+            version=__version__,
+            description="Sendex-compatible API at /api/v1. Authenticate with `Authorization: Bearer sk_…`.",
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"bearer": []}],
+        ),
+        on_shutdown=[db.dispose],
+        debug=False,
+    )

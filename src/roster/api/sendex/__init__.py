@@ -1,0 +1,37 @@
+"""The Sendex dialect at ``/api/v1``: Bearer keys, snake_case, ``{statusCode, name, message}`` errors."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from roster.api.common import DEPENDENCIES, api_key_guard, bearer_token
+from roster.api.errors import ErrorDialect
+from roster.api.sendex.account import ApiKeyController, DomainController
+from roster.api.sendex.audiences import AudienceController
+from roster.api.sendex.contacts import ContactController
+from roster.api.sendex.topics import TopicController
+
+PREFIX = "/api/v1"
+
+errors = ErrorDialect(
+    prefix=PREFIX,
+    body=lambda problem: {
+        "statusCode": problem.status,
+        "name": problem.kind,
+        "message": problem.message,
+    },
+)
+
+router = Router(
+    path=PREFIX,
+    route_handlers=[
+        AudienceController,
+        ContactController,
+        TopicController,
+        DomainController,
+        ApiKeyController,
+    ],
+    dependencies=DEPENDENCIES,
+    guards=[api_key_guard(bearer_token, full_access=True)],
+    tags=["Sendex"],
+)

@@ -1,0 +1,75 @@
+"""Sendex domains and API keys: ``/api/v1/domains``, ``/api/v1/api-keys``."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from litestar import Controller, Request, delete, get, post
+from litestar.params import JSONBody
+
+from roster.api.common import Caller, Db, PathId, iso
+from roster.api.sendex import render, schemas
+from roster.core import domains, teams
+
+
+class DomainController(Controller):
+    path = "/domains"
+    tags = ["Domains"]
+
+    @get("/", summary="List domains")
+    async def list_domains(self, db: Db, principal: Caller) -> schemas.DomainList:
+        rows = await db.read(domains.list_domains, principal.team_id)
+        return schemas.DomainList(data=[render.domain(row) for row in rows])
+
+    @post("/", summary="Add a domain (pending until its TXT record is verified)")
+    async def add_domain(
+        self, db: Db, principal: Caller, data: JSONBody[schemas.DomainCreate]
+    ) -> schemas.Domain:
+        return render.domain(await db.write(domains.add_domain, principal.team_id, data.name))
+
+    @get("/{domain_id:str}", summary="Retrieve a domain")
+    async def get_domain(self, db: Db, principal: Caller, domain_id: PathId) -> schemas.Domain:
+        return render.domain(await db.read(domains.get_domain, principal.team_id, domain_id))
+
+    @delete("/{domain_id:str}", status_code=200, summary="Delete a domain without audiences")
+    async def delete_domain(self, db: Db, principal: Caller, domain_id: PathId) -> schemas.Deleted:
+        await db.write(domains.delete_domain, principal.team_id, domain_id)
+        return schemas.Deleted(id=domain_id)
+
+    @post("/{domain_id:str}/verify", status_code=200, summary="Check the domain's TXT record now")
+    async def verify_domain(
+        self, request: Request[object, object, object], db: Db, principal: Caller, domain_id: PathId
+    ) -> schemas.Domain:
+        domain = await db.read(domains.get_domain, principal.team_id, domain_id)
+        record = domains.verification_record(domain)
+        nameserver = request.app.state.settings.dns_nameserver
+        txt = await anyio.to_thread.run_sync(domains.lookup_txt, record["name"], nameserver)
+        return render.domain(await db.write(domains.record_verification, principal.team_id, domain_id, txt))
+
+
+class ApiKeyController(Controller):
+    path = "/api-keys"
+    tags = ["API keys"]
+
+    @get("/", summary="List API keys")
+    async def list_keys(self, db: Db, principal: Caller) -> schemas.ApiKeyList:
+        rows = await db.read(teams.list_keys, principal.team_id)
+        return schemas.ApiKeyList(data=[render.api_key(row) for row in rows])
+
+    @post("/", summary="Create an API key (its token is shown only in this response)")
+    async def create_key(
+        self, db: Db, principal: Caller, data: JSONBody[schemas.ApiKeyCreate]
+    ) -> schemas.ApiKeyCreated:
+        name = data.name if isinstance(data.name, str) else None
+        row, token = await db.write(teams.create_key, principal.team_id, data.permission, name)
+        return schemas.ApiKeyCreated(
+            id=row.id,
+            name=row.name,
+            permission=row.permission,
+            token=token,
+            created_at=iso(row.created_at),
+        )
+
+    @delete("/{key_id:str}", status_code=200, summary="Revoke an API key")
+    async def revoke_key(self, db: Db, principal: Caller, key_id: PathId) -> schemas.Deleted:
+        await db.write(teams.revoke_key, key_id, principal.team_id)
+        return schemas.Deleted(id=key_id)

@@ -1,0 +1,110 @@
+"""Sendex contacts of an audience, and their topic subscriptions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import JSONBody, QueryParameter
+
+from roster.api.common import Caller, Db, Links, PathId, sent
+from roster.api.sendex import render, schemas
+from roster.core import contacts, topics
+
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Number of contacts to return (1–200)")]
+Offset = Annotated[int, QueryParameter(ge=0, description="Pagination offset")]
+
+
+class ContactController(Controller):
+    path = "/audiences/{audience_id:str}/contacts"
+    tags = ["Contacts"]
+
+    @get("/", summary="List contacts")
+    async def list_contacts(
+        self,
+        db: Db,
+        links: Links,
+        principal: Caller,
+        audience_id: PathId,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> schemas.ContactList:
+        rows, total = await db.read(contacts.page_members, principal.team_id, audience_id, limit, offset)
+        return schemas.ContactList(
+            data=[render.contact(row, links) for row in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @post("/", summary="Add or update a contact (upsert by email)")
+    async def add_contact(
+        self,
+        db: Db,
+        links: Links,
+        principal: Caller,
+        audience_id: PathId,
+        data: JSONBody[schemas.ContactCreate],
+    ) -> Response[schemas.Contact]:
+        fields = sent(data)
+        email = fields.pop("email")
+        row, created = await db.write(contacts.upsert_member, principal.team_id, audience_id, email, fields)
+        return Response(render.contact(row, links), status_code=201 if created else 200)
+
+    @get("/{contact_id:str}", summary="Retrieve a contact")
+    async def get_contact(
+        self, db: Db, links: Links, principal: Caller, audience_id: PathId, contact_id: PathId
+    ) -> schemas.Contact:
+        row = await db.read(contacts.get_member, principal.team_id, audience_id, contact_id)
+        return render.contact(row, links)
+
+    @patch("/{contact_id:str}", summary="Update a contact")
+    async def update_contact(
+        self,
+        db: Db,
+        links: Links,
+        principal: Caller,
+        audience_id: PathId,
+        contact_id: PathId,
+        data: JSONBody[schemas.ContactUpdate],
+    ) -> schemas.Contact:
+        row = await db.write(contacts.update_member, principal.team_id, audience_id, contact_id, sent(data))
+        return render.contact(row, links)
+
+    @delete("/{contact_id:str}", status_code=200, summary="Delete a contact from the audience")
+    async def delete_contact(
+        self, db: Db, principal: Caller, audience_id: PathId, contact_id: PathId
+    ) -> schemas.Deleted:
+        await db.write(contacts.remove_member, principal.team_id, audience_id, contact_id)
+        return schemas.Deleted(id=contact_id)
+
+    @get("/{contact_id:str}/topics", summary="Get contact topic subscriptions")
+    async def get_contact_topics(
+        self, db: Db, principal: Caller, audience_id: PathId, contact_id: PathId
+    ) -> schemas.ContactTopicList:
+        rows = await db.read(topics.contact_topics, principal.team_id, audience_id, contact_id)
+        return schemas.ContactTopicList(
+            data=[
+                schemas.ContactTopic(topic_id=row.topic_id, name=row.name, subscribed=row.subscribed)
+                for row in rows
+            ]
+        )
+
+    @patch("/{contact_id:str}/topics", summary="Update contact topic subscription")
+    async def update_contact_topic(
+        self,
+        db: Db,
+        principal: Caller,
+        audience_id: PathId,
+        contact_id: PathId,
+        data: JSONBody[schemas.TopicChoice],
+    ) -> schemas.TopicChoice:
+        await db.write(
+            topics.choose,
+            principal.team_id,
+            audience_id,
+            contact_id,
+            data.topic_id,
+            data.subscribed,
+        )
+        return data

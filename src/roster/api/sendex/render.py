@@ -1,0 +1,68 @@
+"""Core rows in Sendex's shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row
+
+from roster.api.common import iso
+from roster.api.sendex import schemas
+from roster.core.domains import verification_record
+from roster.core.preferences import PreferenceLinks
+
+
+def audience(row: Row[Any]) -> schemas.Audience:
+    return schemas.Audience(
+        id=row.id,
+        name=row.name,
+        domain=row.domain,
+        contact_count=row.contact_count,
+        created_at=iso(row.created_at),
+    )
+
+
+def contact(row: Row[Any], links: PreferenceLinks) -> schemas.Contact:
+    return schemas.Contact(
+        id=row.id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        subscribed=row.subscribed,
+        created_at=iso(row.created_at),
+        unsubscribe_url=links.url(row.audience_id, row.id),
+    )
+
+
+def topic(row: Mapping[str, Any]) -> schemas.Topic:
+    return schemas.Topic(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        default_subscribed=row["default_subscribed"],
+        subscriber_count=row["subscriber_count"],
+        created_at=iso(row["created_at"]),
+    )
+
+
+def domain(row: Row[Any]) -> schemas.Domain:
+    record = verification_record(row)
+    return schemas.Domain(
+        id=row.id,
+        name=row.name,
+        status=row.status,
+        created_at=iso(row.created_at),
+        records=[schemas.DomainRecord(**record)],
+    )
+
+
+def api_key(row: Row[Any]) -> schemas.ApiKey:
+    return schemas.ApiKey(
+        id=row.id,
+        name=row.name,
+        permission=row.permission,
+        token_hint=row.token_hint,
+        created_at=iso(row.created_at),
+        revoked=row.revoked_at is not None,
+    )

@@ -1,0 +1,1 @@
+"""The domain: rules and services shared by every dialect. Imports no web framework."""

@@ -1,0 +1,89 @@
+"""Audiences: named groups of a team's contacts (a Sendex audience, a SendX list, a v1 audience)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, delete, func, insert, select
+
+from roster.core import contacts
+from roster.core.clock import now
+from roster.core.domains import VERIFIED, find_domain
+from roster.core.errors import Invalid, NotFound
+from roster.ids import new_id
+from roster.storage.tables import audiences, domains, memberships
+
+MAX_NAME = 255
+
+
+def clean_name(raw: str, field: str = "name") -> str:
+    name = raw.strip()
+    if not name:
+        raise Invalid(field, "is required")
+    if len(name) > MAX_NAME:
+        raise Invalid(field, f"must be at most {MAX_NAME} characters")
+    return name
+
+
+def _contact_count() -> Any:
+    return (
+        select(func.count())
+        .select_from(memberships)
+        .where(memberships.c.audience_id == audiences.c.id)
+        .scalar_subquery()
+        .label("contact_count")
+    )
+
+
+def _audience_query(team_id: str) -> Select[Any]:
+    return (
+        select(audiences, domains.c.name.label("domain"), _contact_count())
+        .select_from(audiences.outerjoin(domains, domains.c.id == audiences.c.domain_id))
+        .where(audiences.c.team_id == team_id)
+    )
+
+
+def create_audience(conn: Connection, team_id: str, name: str, domain_name: str) -> Row[Any]:
+    """Create an audience on one of the team's verified domains."""
+    name = clean_name(name)
+    domain = find_domain(conn, team_id, domain_name)
+    if domain is None:
+        raise Invalid("domain", f"`{domain_name}` is not a domain of this account")
+    if domain.status != VERIFIED:
+        raise Invalid("domain", f"`{domain.name}` is not verified yet; verify it before creating audiences")
+    audience_id = new_id("list")
+    stamp = now()
+    conn.execute(
+        insert(audiences).values(
+            id=audience_id,
+            team_id=team_id,
+            domain_id=domain.id,
+            name=name,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+    )
+    return get_audience(conn, team_id, audience_id)
+
+
+def get_audience(conn: Connection, team_id: str, audience_id: str) -> Row[Any]:
+    row = conn.execute(_audience_query(team_id).where(audiences.c.id == audience_id)).first()
+    if row is None:
+        raise NotFound("audience", audience_id)
+    return row
+
+
+def list_audiences_of_domain(conn: Connection, team_id: str, domain_name: str) -> list[Row[Any]]:
+    domain = find_domain(conn, team_id, domain_name)
+    if domain is None:
+        raise NotFound("domain", domain_name.strip().lower())
+    query = _audience_query(team_id).where(audiences.c.domain_id == domain.id).order_by(audiences.c.id)
+    return list(conn.execute(query))
+
+
+def delete_audience(conn: Connection, team_id: str, audience_id: str) -> None:
+    """Delete the audience with its topics and memberships, and the contacts it leaves unused."""
+    contacts.require_audience(conn, team_id, audience_id)
+    members = select(memberships.c.contact_id).where(memberships.c.audience_id == audience_id)
+    contacts.delete_unused(conn, team_id, members, leaving=audience_id)
+    conn.execute(delete(audiences).where(audiences.c.team_id == team_id, audiences.c.id == audience_id))

@@ -1,0 +1,263 @@
+"""Contacts and their membership of audiences.
+
+A contact is team-wide and identified by its normalized email. In an audience it has a
+membership whose ``subscribed`` is its consent to that audience's mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Row,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from roster.core.clock import now
+from roster.core.emails import clean_email
+from roster.core.errors import Invalid, NotFound
+from roster.ids import new_id
+from roster.storage.tables import audiences, contacts, memberships, topic_choices, topics
+
+NAME_FIELDS = ("first_name", "last_name")
+MAX_NAME = 255
+
+
+def require_audience(conn: Connection, team_id: str, audience_id: str) -> None:
+    """Raise ``NotFound`` unless the audience exists in this team."""
+    query = select(audiences.c.id).where(audiences.c.team_id == team_id, audiences.c.id == audience_id)
+    if conn.execute(query).first() is None:
+        raise NotFound("audience", audience_id)
+
+
+def upsert_statement(conn: Connection, table: Table) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support for the connection's database."""
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt: Insert = dialect.insert(table)
+    return stmt
+
+
+def clean_names(fields: Mapping[str, Any]) -> dict[str, str | None]:
+    cleaned: dict[str, str | None] = {}
+    for field in NAME_FIELDS:
+        if field not in fields:
+            continue
+        value = fields[field]
+        if value is not None:
+            value = value.strip()
+            if len(value) > MAX_NAME:
+                raise Invalid(field, f"must be at most {MAX_NAME} characters")
+        cleaned[field] = value or None
+    return cleaned
+
+
+def upsert_contact(
+    conn: Connection, team_id: str, email: str, names: Mapping[str, str | None]
+) -> tuple[Row[Any], bool]:
+    """Create the team's contact for ``email`` or update the names given; ``(row, created)``.
+
+    One statement, so concurrent calls for one email meet at the unique index and make one contact.
+    """
+    email, normalized = clean_email(email)
+    stamp = now()
+    contact_id = new_id("contact")
+    stmt = upsert_statement(conn, contacts).values(
+        id=contact_id,
+        team_id=team_id,
+        email=email,
+        email_normalized=normalized,
+        first_name=names.get("first_name"),
+        last_name=names.get("last_name"),
+        unsubscribed=False,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    changes = {field: stmt.excluded[field] for field in names}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[contacts.c.team_id, contacts.c.email_normalized],
+        set_={**changes, "updated_at": stamp},
+    ).returning(contacts.c.id, contacts.c.unsubscribed)
+    row = conn.execute(stmt).one()
+    return row, row.id == contact_id
+
+
+def resubscribe(conn: Connection, team_id: str, contact_id: str) -> None:
+    """An explicit opt-in lifts the team-wide unsubscribe flag."""
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.team_id == team_id, contacts.c.id == contact_id, contacts.c.unsubscribed)
+        .values(unsubscribed=False, updated_at=now())
+    )
+
+
+def join_audience(
+    conn: Connection, team_id: str, audience_id: str, contact: Row[Any], subscribed: bool | None
+) -> bool:
+    """Make the contact a member of the audience; ``True`` if it was not one before.
+
+    A new membership is subscribed unless the contact unsubscribed from everything; an
+    existing one keeps its consent unless ``subscribed`` is given.
+    """
+    stamp = now()
+    initial = subscribed if subscribed is not None else not contact.unsubscribed
+    stmt = (
+        upsert_statement(conn, memberships)
+        .values(
+            audience_id=audience_id,
+            contact_id=contact.id,
+            team_id=team_id,
+            subscribed=initial,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        .on_conflict_do_nothing(index_elements=[memberships.c.audience_id, memberships.c.contact_id])
+        .returning(memberships.c.contact_id)
+    )
+    created = conn.execute(stmt).first() is not None
+    if not created and subscribed is not None:
+        set_subscribed(conn, team_id, audience_id, contact.id, subscribed)
+    elif subscribed:
+        resubscribe(conn, team_id, contact.id)
+    return created
+
+
+def set_subscribed(
+    conn: Connection, team_id: str, audience_id: str, contact_id: str, subscribed: bool
+) -> None:
+    conn.execute(
+        update(memberships)
+        .where(
+            memberships.c.team_id == team_id,
+            memberships.c.audience_id == audience_id,
+            memberships.c.contact_id == contact_id,
+        )
+        .values(subscribed=subscribed, updated_at=now())
+    )
+    if subscribed:
+        resubscribe(conn, team_id, contact_id)
+
+
+def member_query(team_id: str, audience_id: str) -> Select[Any]:
+    """Contacts as seen through one audience: the contact plus its membership's consent."""
+    return (
+        select(contacts, memberships.c.subscribed, memberships.c.audience_id)
+        .join_from(contacts, memberships, memberships.c.contact_id == contacts.c.id)
+        .where(memberships.c.team_id == team_id, memberships.c.audience_id == audience_id)
+    )
+
+
+def get_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> Row[Any]:
+    row = conn.execute(
+        member_query(team_id, audience_id).where(contacts.c.team_id == team_id, contacts.c.id == contact_id)
+    ).first()
+    if row is None:
+        require_audience(conn, team_id, audience_id)
+        raise NotFound("contact", contact_id)
+    return row
+
+
+def upsert_member(
+    conn: Connection, team_id: str, audience_id: str, email: str, fields: Mapping[str, Any]
+) -> tuple[Row[Any], bool]:
+    """Add or update a contact in an audience by email; ``(member, created)``.
+
+    ``fields`` holds only what the caller sent: ``first_name``, ``last_name``, ``subscribed``.
+    ``created`` says whether the contact joined the audience with this call.
+    """
+    require_audience(conn, team_id, audience_id)
+    names = clean_names(fields)
+    contact, _ = upsert_contact(conn, team_id, email, names)
+    created = join_audience(conn, team_id, audience_id, contact, fields.get("subscribed"))
+    return get_member(conn, team_id, audience_id, contact.id), created
+
+
+def update_member(
+    conn: Connection, team_id: str, audience_id: str, contact_id: str, fields: Mapping[str, Any]
+) -> Row[Any]:
+    get_member(conn, team_id, audience_id, contact_id)
+    names = clean_names(fields)
+    if names:
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.team_id == team_id, contacts.c.id == contact_id)
+            .values(**names, updated_at=now())
+        )
+    if "subscribed" in fields:
+        set_subscribed(conn, team_id, audience_id, contact_id, fields["subscribed"])
+    return get_member(conn, team_id, audience_id, contact_id)
+
+
+def page_members(
+    conn: Connection, team_id: str, audience_id: str, limit: int, offset: int
+) -> tuple[list[Row[Any]], int]:
+    """One page of an audience's contacts, oldest first, and how many it has in all.
+
+    The offset is walked on the membership primary key alone (an index-only scan); only
+    the page's rows are then joined to their contacts.
+    """
+    page = (
+        select(memberships.c.contact_id)
+        .where(memberships.c.audience_id == audience_id)
+        .order_by(memberships.c.contact_id)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    query = (
+        member_query(team_id, audience_id)
+        .join(page, page.c.contact_id == memberships.c.contact_id)
+        .order_by(memberships.c.contact_id)
+    )
+    require_audience(conn, team_id, audience_id)
+    total = conn.execute(
+        select(func.count()).select_from(memberships).where(memberships.c.audience_id == audience_id)
+    ).scalar_one()
+    return list(conn.execute(query)), int(total)
+
+
+def remove_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> None:
+    """Take the contact out of the audience, and delete it if nothing else uses it."""
+    get_member(conn, team_id, audience_id, contact_id)
+    if delete_unused(conn, team_id, [contact_id], leaving=audience_id):
+        return
+    audience_topics = select(topics.c.id).where(topics.c.audience_id == audience_id)
+    conn.execute(
+        delete(topic_choices).where(
+            topic_choices.c.contact_id == contact_id, topic_choices.c.topic_id.in_(audience_topics)
+        )
+    )
+    conn.execute(
+        delete(memberships).where(
+            memberships.c.audience_id == audience_id, memberships.c.contact_id == contact_id
+        )
+    )
+
+
+def in_use(leaving: str) -> Any:
+    """True for a contact that something other than the audience it is ``leaving`` still uses."""
+    return exists().where(
+        and_(memberships.c.contact_id == contacts.c.id, memberships.c.audience_id != leaving)
+    )
+
+
+def delete_unused(conn: Connection, team_id: str, candidates: Any, *, leaving: str) -> int:
+    """Delete those of ``candidates`` (IDs or a subquery of IDs) that are left unused."""
+    result = conn.execute(
+        delete(contacts).where(
+            contacts.c.team_id == team_id,
+            contacts.c.id.in_(candidates),
+            ~in_use(leaving),
+        )
+    )
+    return result.rowcount

@@ -1,0 +1,122 @@
+"""Sending domains. An audience belongs to a verified domain; verification is a DNS TXT record."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import dns.exception
+import dns.resolver
+from sqlalchemy import Connection, Row, delete, exists, insert, select, update
+
+from roster.core.clock import now
+from roster.core.errors import Conflict, Invalid, NotFound
+from roster.ids import new_id, random_token
+from roster.storage.tables import audiences, domains
+
+PENDING = "pending"
+VERIFIED = "verified"
+RECORD_PREFIX = "_roster"
+RECORD_VALUE_PREFIX = "roster-verification="
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN_RE = re.compile(rf"^(?:{_LABEL}\.)+{_LABEL}$")
+
+
+def clean_domain_name(raw: str, field: str = "name") -> str:
+    name = raw.strip().rstrip(".").lower()
+    if not name:
+        raise Invalid(field, "is required")
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise Invalid(field, f"`{raw}` is not a valid domain name") from None
+    if len(ascii_name) > 253 or not _DOMAIN_RE.match(ascii_name) or ascii_name[-1].isdigit():
+        raise Invalid(field, f"`{raw}` is not a valid domain name")
+    return ascii_name
+
+
+def verification_record(domain: Row[Any]) -> dict[str, str]:
+    """The TXT record a team publishes to prove it controls the domain."""
+    return {
+        "type": "TXT",
+        "name": f"{RECORD_PREFIX}.{domain.name}",
+        "value": RECORD_VALUE_PREFIX + domain.verification_token,
+    }
+
+
+def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = False) -> Row[Any]:
+    name = clean_domain_name(name)
+    taken = select(domains.c.id).where(domains.c.team_id == team_id, domains.c.name == name)
+    if conn.execute(taken).first() is not None:
+        raise Conflict(f"domain `{name}` already exists")
+    domain_id = new_id("domain")
+    stamp = now()
+    conn.execute(
+        insert(domains).values(
+            id=domain_id,
+            team_id=team_id,
+            name=name,
+            status=VERIFIED if verified else PENDING,
+            verification_token=random_token(32),
+            created_at=stamp,
+            verified_at=stamp if verified else None,
+        )
+    )
+    return get_domain(conn, team_id, domain_id)
+
+
+def get_domain(conn: Connection, team_id: str | None, domain_id: str) -> Row[Any]:
+    query = select(domains).where(domains.c.id == domain_id)
+    if team_id is not None:
+        query = query.where(domains.c.team_id == team_id)
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound("domain", domain_id)
+    return row
+
+
+def find_domain(conn: Connection, team_id: str, name: str, field: str = "domain") -> Row[Any] | None:
+    name = clean_domain_name(name, field)
+    query = select(domains).where(domains.c.team_id == team_id, domains.c.name == name)
+    return conn.execute(query).first()
+
+
+def list_domains(conn: Connection, team_id: str) -> list[Row[Any]]:
+    query = select(domains).where(domains.c.team_id == team_id).order_by(domains.c.id)
+    return list(conn.execute(query))
+
+
+def delete_domain(conn: Connection, team_id: str, domain_id: str) -> None:
+    get_domain(conn, team_id, domain_id)
+    in_use = exists().where(audiences.c.team_id == team_id, audiences.c.domain_id == domain_id)
+    if conn.execute(select(in_use)).scalar():
+        raise Conflict("the domain still has audiences; delete them first")
+    conn.execute(delete(domains).where(domains.c.team_id == team_id, domains.c.id == domain_id))
+
+
+def lookup_txt(name: str, nameserver: str | None = None) -> list[str]:
+    """TXT strings published at ``name``; empty when there are none or DNS cannot answer.
+
+    ``nameserver`` is ``host`` or ``host:port`` (``ROSTER_DNS_NAMESERVER``); default: the system's.
+    """
+    resolver = dns.resolver.Resolver(configure=nameserver is None)
+    if nameserver is not None:
+        host, _, port = nameserver.partition(":")
+        resolver.nameservers = [host]
+        resolver.port = int(port or 53)
+    try:
+        answer = resolver.resolve(name, "TXT", lifetime=5.0)
+    except (dns.exception.DNSException, OSError):
+        return []
+    return [b"".join(record.strings).decode(errors="replace") for record in answer]
+
+
+def record_verification(conn: Connection, team_id: str | None, domain_id: str, txt: list[str]) -> Row[Any]:
+    """Mark the domain verified if ``txt`` (looked up by the caller) holds its record."""
+    domain = get_domain(conn, team_id, domain_id)
+    if domain.status != VERIFIED and verification_record(domain)["value"] in txt:
+        conn.execute(
+            update(domains).where(domains.c.id == domain_id).values(status=VERIFIED, verified_at=now())
+        )
+        domain = get_domain(conn, team_id, domain_id)
+    return domain

@@ -1,0 +1,121 @@
+"""The public preference page: unsubscribe links and the changes a contact makes there.
+
+A link's token names one membership (audience and contact) and carries an HMAC-SHA256 of
+both under the instance's secret key, cut to 128 bits: unguessable, never expiring, with no
+email inside, and checked before the database is touched. It stops working when the
+membership's contact is deleted (its ID is never reused) or the secret key is changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, update
+
+from roster.core import contacts, topics
+from roster.core.clock import now
+from roster.core.errors import NotFound
+from roster.ids import ALPHABET, base62
+from roster.storage.tables import audiences, memberships
+from roster.storage.tables import contacts as contacts_table
+
+_PART = 22  # base62 characters of an ID body, and of a 128-bit MAC
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceLinks:
+    base_url: str
+    secret: str
+
+    def _mac(self, audience_id: str, contact_id: str) -> str:
+        digest = hmac.new(self.secret.encode(), f"{audience_id}:{contact_id}".encode(), hashlib.sha256)
+        return base62(int.from_bytes(digest.digest()[:16]), _PART)
+
+    def token(self, audience_id: str, contact_id: str) -> str:
+        return (
+            audience_id.removeprefix("list_")
+            + contact_id.removeprefix("contact_")
+            + self._mac(audience_id, contact_id)
+        )
+
+    def url(self, audience_id: str, contact_id: str) -> str:
+        return f"{self.base_url}/unsubscribe/{self.token(audience_id, contact_id)}"
+
+    def parse(self, token: str) -> tuple[str, str]:
+        """``(audience_id, contact_id)`` named by a genuine token; ``NotFound`` otherwise."""
+        if len(token) != 3 * _PART or any(char not in ALPHABET for char in token):
+            raise NotFound("page")
+        audience_id = "list_" + token[:_PART]
+        contact_id = "contact_" + token[_PART : 2 * _PART]
+        if not hmac.compare_digest(token[2 * _PART :], self._mac(audience_id, contact_id)):
+            raise NotFound("page")
+        return audience_id, contact_id
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    audience_name: str
+    email: str
+    subscribed: bool
+    topics: list[Row[Any]]
+
+
+def _membership(conn: Connection, audience_id: str, contact_id: str) -> Row[Any]:
+    row = conn.execute(
+        select(audiences.c.team_id, audiences.c.name, contacts_table.c.email, memberships.c.subscribed)
+        .join_from(memberships, audiences, audiences.c.id == memberships.c.audience_id)
+        .join(contacts_table, contacts_table.c.id == memberships.c.contact_id)
+        .where(
+            memberships.c.audience_id == audience_id,
+            memberships.c.contact_id == contact_id,
+            contacts_table.c.team_id == audiences.c.team_id,
+        )
+    ).first()
+    if row is None:
+        raise NotFound("page")
+    return row
+
+
+def load(conn: Connection, audience_id: str, contact_id: str) -> Preferences:
+    member = _membership(conn, audience_id, contact_id)
+    choices = topics.contact_topics(conn, member.team_id, audience_id, contact_id)
+    return Preferences(member.name, member.email, member.subscribed, choices)
+
+
+def save_topics(conn: Connection, audience_id: str, contact_id: str, chosen: Collection[str]) -> None:
+    """Apply the page's form: every topic of the audience is ticked or not."""
+    member = _membership(conn, audience_id, contact_id)
+    for topic in topics.contact_topics(conn, member.team_id, audience_id, contact_id):
+        wanted = topic.topic_id in chosen
+        if wanted != topic.subscribed:
+            topics.choose(conn, member.team_id, audience_id, contact_id, topic.topic_id, wanted)
+
+
+def leave(conn: Connection, audience_id: str, contact_id: str) -> None:
+    member = _membership(conn, audience_id, contact_id)
+    contacts.set_subscribed(conn, member.team_id, audience_id, contact_id, False)
+
+
+def rejoin(conn: Connection, audience_id: str, contact_id: str) -> None:
+    member = _membership(conn, audience_id, contact_id)
+    contacts.set_subscribed(conn, member.team_id, audience_id, contact_id, True)
+
+
+def unsubscribe_everywhere(conn: Connection, audience_id: str, contact_id: str) -> None:
+    """The contact leaves every audience of the team and is flagged unsubscribed team-wide."""
+    member = _membership(conn, audience_id, contact_id)
+    stamp = now()
+    conn.execute(
+        update(memberships)
+        .where(memberships.c.team_id == member.team_id, memberships.c.contact_id == contact_id)
+        .values(subscribed=False, updated_at=stamp)
+    )
+    conn.execute(
+        update(contacts_table)
+        .where(contacts_table.c.team_id == member.team_id, contacts_table.c.id == contact_id)
+        .values(unsubscribed=True, updated_at=stamp)
+    )

@@ -1,0 +1,39 @@
+"""Object IDs: a type prefix and 22 base62 characters, e.g. ``contact_BnKjkbBBS500CoBCP0oChQ``.
+
+The 22 characters encode a 131-bit number whose high bits are the creation time in
+milliseconds and whose low 83 bits are random, so IDs of one type sort by creation time
+(byte-wise, as the alphabet is in ASCII order). Ordering by ID is how lists stay stable.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_LENGTH = 22
+_RANDOM_BITS = 83
+_ID_RE = re.compile(r"^[a-z]+_[0-9A-Za-z]{22}$")
+
+
+def base62(number: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        number, rem = divmod(number, 62)
+        chars.append(ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    stamp = time.time_ns() // 1_000_000
+    return f"{prefix}_{base62((stamp << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS), _LENGTH)}"
+
+
+def random_token(length: int) -> str:
+    """``length`` base62 characters of pure randomness (5.95 bits each)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def looks_like(prefix: str, value: str) -> bool:
+    return value.startswith(prefix + "_") and _ID_RE.match(value) is not None

@@ -1,0 +1,180 @@
+"""The schema, as SQLAlchemy Core tables. Rows are the entities; rules live in ``roster.core``.
+
+Every tenant table carries ``team_id``: every query filters on it, which is both the
+isolation guarantee and the shard key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC timestamp: ``timestamptz`` on PostgreSQL, ISO text on SQLite; always aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Object IDs compare byte-wise, so that ordering by ID is ordering by creation time.
+ObjectId = String(40).with_variant(String(40, collation="C"), "postgresql")
+
+
+def _id(**kwargs: Any) -> Column[str]:
+    return Column("id", ObjectId, primary_key=True, **kwargs)
+
+
+def _team() -> Column[str]:
+    return Column("team_id", ObjectId, ForeignKey("teams.id", ondelete="CASCADE"), nullable=False)
+
+
+def _created() -> Column[datetime]:
+    return Column("created_at", UTCDateTime, nullable=False)
+
+
+def _updated() -> Column[datetime]:
+    return Column("updated_at", UTCDateTime, nullable=False)
+
+
+instance_settings = Table(
+    "instance_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    _id(),
+    Column("name", String(255), nullable=False),
+    _created(),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(255), nullable=False),
+    Column("permission", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_hint", String(8), nullable=False),
+    _created(),
+    Column("revoked_at", UTCDateTime),
+    Index(None, "team_id"),
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(253), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("verification_token", String(64), nullable=False),
+    _created(),
+    Column("verified_at", UTCDateTime),
+    UniqueConstraint("team_id", "name"),
+)
+
+audiences = Table(
+    "audiences",
+    metadata,
+    _id(),
+    _team(),
+    Column("domain_id", ObjectId, ForeignKey("domains.id", ondelete="RESTRICT")),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    _created(),
+    _updated(),
+    Index(None, "team_id", "domain_id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    _id(),
+    _team(),
+    Column("email", String(254), nullable=False),
+    Column("email_normalized", String(254), nullable=False),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("unsubscribed", Boolean, nullable=False, default=False),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "email_normalized"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("audience_id", ObjectId, ForeignKey("audiences.id", ondelete="CASCADE")),
+    Column("contact_id", ObjectId, ForeignKey("contacts.id", ondelete="CASCADE")),
+    _team(),
+    Column("subscribed", Boolean, nullable=False),
+    _created(),
+    _updated(),
+    PrimaryKeyConstraint("audience_id", "contact_id"),
+    Index(None, "contact_id"),
+    sqlite_with_rowid=False,
+)
+
+topics = Table(
+    "topics",
+    metadata,
+    _id(),
+    _team(),
+    Column("audience_id", ObjectId, ForeignKey("audiences.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("default_subscribed", String(16), nullable=False),
+    _created(),
+    _updated(),
+    Index(None, "audience_id"),
+)
+
+topic_choices = Table(
+    "topic_choices",
+    metadata,
+    Column("topic_id", ObjectId, ForeignKey("topics.id", ondelete="CASCADE")),
+    Column("contact_id", ObjectId, ForeignKey("contacts.id", ondelete="CASCADE")),
+    _team(),
+    Column("subscribed", Boolean, nullable=False),
+    _updated(),
+    PrimaryKeyConstraint("topic_id", "contact_id"),
+    Index(None, "contact_id"),
+    sqlite_with_rowid=False,
+)

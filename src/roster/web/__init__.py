@@ -1,0 +1,1 @@
+"""Public pages: the preference / unsubscribe page behind every contact's link."""

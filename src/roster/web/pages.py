@@ -1,0 +1,97 @@
+"""``/unsubscribe/{token}``: a page for one contact in one audience. No login, no API key.
+
+GET only shows (mail scanners fetch every link). POST applies the form, or, with the body
+``List-Unsubscribe=One-Click`` (RFC 8058), unsubscribes from the audience and answers 200.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response, Router, get, post
+
+from roster.api.common import DEPENDENCIES, Db, Links, PathId
+from roster.core import preferences
+from roster.core.errors import NotFound
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+# The token is the credential: keep it out of referrers, caches and search engines.
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+_MESSAGES = {
+    "save": "Your topic preferences were saved.",
+    "leave": "You have left this list. You will get no more mail from it.",
+    "rejoin": "Welcome back: you are subscribed again.",
+    "everything": "You are unsubscribed from everything we send.",
+}
+
+
+def _html(body: str, status: int = 200) -> Response[str]:
+    return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=_HEADERS)
+
+
+def not_found_page() -> Response[str]:
+    return _html(_templates.get_template("not_found.html").render(), status=404)
+
+
+def _page(prefs: preferences.Preferences, message: str | None = None) -> Response[str]:
+    return _html(_templates.get_template("preferences.html").render(prefs=prefs, message=message))
+
+
+@get("/{token:str}")
+async def show(db: Db, links: Links, token: PathId) -> Response[str]:
+    try:
+        audience_id, contact_id = links.parse(token)
+        return _page(await db.read(preferences.load, audience_id, contact_id))
+    except NotFound:
+        return not_found_page()
+
+
+_ACTIONS = {
+    "leave": preferences.leave,
+    "rejoin": preferences.rejoin,
+    "everything": preferences.unsubscribe_everywhere,
+}
+
+
+@post("/{token:str}", status_code=200)
+async def change(request: Request[Any, Any, Any], db: Db, links: Links, token: PathId) -> Response[str]:
+    try:
+        audience_id, contact_id = links.parse(token)
+        form = await request.form()
+        if form.get("List-Unsubscribe") == "One-Click":
+            await db.write(preferences.leave, audience_id, contact_id)
+            return Response("Unsubscribed.", status_code=200, media_type="text/plain", headers=_HEADERS)
+        action = str(form.get("action", "save"))
+        if action == "save":
+            chosen = {str(value) for value in form.getall("topic", [])}
+            await db.write(preferences.save_topics, audience_id, contact_id, chosen)
+        elif action in _ACTIONS:
+            await db.write(_ACTIONS[action], audience_id, contact_id)
+        else:
+            return _html("Unknown action.", status=400)
+        prefs = await db.read(preferences.load, audience_id, contact_id)
+        return _page(prefs, _MESSAGES[action])
+    except NotFound:
+        return not_found_page()
+
+
+router = Router(
+    path="/unsubscribe",
+    route_handlers=[show, change],
+    dependencies=DEPENDENCIES,
+    include_in_schema=False,
+    request_max_body_size=64 * 1024,
+)

@@ -1,0 +1,187 @@
+"""Test fixtures: one fresh, migrated database per run, chosen by ``ROSTER_TEST_DATABASE``.
+
+``sqlite`` (default): a new file in a temporary directory. ``postgresql``: a new database
+on ``ROSTER_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``),
+dropped at the end. Tests isolate themselves by making their own teams, as tenants do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy.engine import make_url
+
+from roster.api.app import create_app
+from roster.config import Settings
+from roster.core import domains, teams
+from roster.storage.db import Database
+from roster.storage.migrate import upgrade
+
+BACKEND = os.environ.get("ROSTER_TEST_DATABASE", "sqlite")
+PG_URL = os.environ.get("ROSTER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PUBLIC_URL = "http://roster.test"
+
+
+def pytest_report_header() -> str:
+    return f"roster test database: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'roster.db'}"
+        return
+    if BACKEND != "postgresql":
+        raise pytest.UsageError(f"ROSTER_TEST_DATABASE must be sqlite or postgresql, not {BACKEND}")
+    name = f"roster_test_{uuid.uuid4().hex[:12]}"
+    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        host="127.0.0.1",
+        port=8000,
+        public_url=PUBLIC_URL,
+        secret_key=None,
+        dns_nameserver=None,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db: Database) -> Litestar:
+    return create_app(settings, db)
+
+
+@pytest.fixture(scope="session")
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app, base_url="http://roster.test") as test_client:
+        yield test_client
+
+
+@dataclass
+class Tenant:
+    """A team with a full-access key and the verified domain ``example.com``."""
+
+    id: str
+    token: str
+    domain_id: str
+    client: TestClient[Litestar]
+
+    def request(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}", **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def key(self, permission: str) -> str:
+        response = self.post("/api/v1/api-keys", json={"permission": permission})
+        assert response.status_code == 201, response.text
+        return str(response.json()["token"])
+
+    def audience(self, name: str = "Newsletter", domain: str = "example.com") -> dict[str, Any]:
+        response = self.post("/api/v1/audiences", json={"name": name, "domain": domain})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def contact(self, audience_id: str, email: str, **fields: Any) -> dict[str, Any]:
+        response = self.post(f"/api/v1/audiences/{audience_id}/contacts", json={"email": email, **fields})
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+
+def make_tenant(db: Database, client: TestClient[Litestar]) -> Tenant:
+    def setup(conn: Any) -> Tenant:
+        team = teams.create_team(conn, "Test team")
+        _, token = teams.create_key(conn, team.id, teams.FULL_ACCESS, "test")
+        domain = domains.add_domain(conn, team.id, "example.com", verified=True)
+        return Tenant(id=team.id, token=token, domain_id=domain.id, client=client)
+
+    return db.run_write(setup)
+
+
+@pytest.fixture
+def tenant(db: Database, client: TestClient[Litestar]) -> Tenant:
+    return make_tenant(db, client)
+
+
+@pytest.fixture
+def other(db: Database, client: TestClient[Litestar]) -> Tenant:
+    """A second, unrelated team."""
+    return make_tenant(db, client)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``roster serve`` in a real process (granian) on the test database; yields its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    env = {**os.environ, "ROSTER_DATABASE_URL": database_url, "ROSTER_PORT": str(port)}
+    env.pop("ROSTER_PUBLIC_URL", None)
+    with Path(log).open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "roster", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"roster serve did not start:\n{Path(log).read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
