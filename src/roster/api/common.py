@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.dto import MsgspecDTO
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 
@@ -45,6 +46,8 @@ Links = NamedDependency[PreferenceLinks]
 Caller = NamedDependency[Principal]
 PathId = FromPath[str]
 
+T = TypeVar("T")
+
 TokenReader = Callable[[ASGIConnection[Any, Any, Any, Any]], str | None]
 
 
@@ -64,6 +67,22 @@ def api_key_guard(read_token: TokenReader, *, full_access: bool) -> Callable[...
         connection.state.principal = principal
 
     return guard
+
+
+class StrictJSON(MsgspecDTO[T], Generic[T]):
+    """Decode a request body straight into its struct, with msgspec's strict typing.
+
+    Litestar converts bodies leniently (``"true"`` becomes ``True``); the dialects refuse
+    wrong types instead. Decode errors reach the app's exception handler as they are.
+    """
+
+    def decode_bytes(self, value: bytes) -> Any:
+        return msgspec.json.decode(value, type=self.model_type, strict=True)
+
+
+def body(model: type[msgspec.Struct]) -> dict[str, Any]:
+    """Handler options for a JSON body of ``model``: strict decoding, plain responses."""
+    return {"dto": StrictJSON[model], "return_dto": None}  # type: ignore[valid-type]
 
 
 def iso(moment: datetime) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
@@ -67,6 +68,10 @@ def classify(exc: Exception, request: Request[Any, Any, Any]) -> Problem:
         return Problem(401, "missing_api_key" if exc.missing else "invalid_api_key", exc.message)
     if isinstance(exc, Forbidden):
         return Problem(403, "restricted_api_key", exc.message)
+    if isinstance(exc, msgspec.ValidationError):
+        return Problem(422, "validation_error", str(exc))
+    if isinstance(exc, msgspec.DecodeError):
+        return Problem(400, "invalid_json", f"request body is not valid JSON: {exc}")
     if isinstance(exc, ValidationException):
         return Problem(422, "validation_error", _validation_message(exc))
     if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):

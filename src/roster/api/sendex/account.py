@@ -6,7 +6,7 @@ import anyio.to_thread
 from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody
 
-from roster.api.common import Caller, Db, PathId, iso
+from roster.api.common import Caller, Db, PathId, body, iso
 from roster.api.sendex import render, schemas
 from roster.core import domains, teams
 
@@ -20,7 +20,9 @@ class DomainController(Controller):
         rows = await db.read(domains.list_domains, principal.team_id)
         return schemas.DomainList(data=[render.domain(row) for row in rows])
 
-    @post("/", summary="Add a domain (pending until its TXT record is verified)")
+    @post(
+        "/", summary="Add a domain (pending until its TXT record is verified)", **body(schemas.DomainCreate)
+    )
     async def add_domain(
         self, db: Db, principal: Caller, data: JSONBody[schemas.DomainCreate]
     ) -> schemas.Domain:
@@ -55,7 +57,11 @@ class ApiKeyController(Controller):
         rows = await db.read(teams.list_keys, principal.team_id)
         return schemas.ApiKeyList(data=[render.api_key(row) for row in rows])
 
-    @post("/", summary="Create an API key (its token is shown only in this response)")
+    @post(
+        "/",
+        summary="Create an API key (its token is shown only in this response)",
+        **body(schemas.ApiKeyCreate),
+    )
     async def create_key(
         self, db: Db, principal: Caller, data: JSONBody[schemas.ApiKeyCreate]
     ) -> schemas.ApiKeyCreated:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post
 from litestar.params import FromQuery, JSONBody
 
-from roster.api.common import Caller, Db, PathId
+from roster.api.common import Caller, Db, PathId, body
 from roster.api.sendex import render, schemas
 from roster.core import audiences
 
@@ -19,7 +19,7 @@ class AudienceController(Controller):
         rows = await db.read(audiences.list_audiences_of_domain, principal.team_id, domain)
         return schemas.AudienceList(data=[render.audience(row) for row in rows], total=len(rows))
 
-    @post("/", summary="Create an audience")
+    @post("/", summary="Create an audience", **body(schemas.AudienceCreate))
     async def create_audience(
         self, db: Db, principal: Caller, data: JSONBody[schemas.AudienceCreate]
     ) -> schemas.Audience:

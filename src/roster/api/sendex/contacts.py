@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
-from roster.api.common import Caller, Db, Links, PathId, sent
+from roster.api.common import Caller, Db, Links, PathId, body, sent
 from roster.api.sendex import render, schemas
 from roster.core import contacts, topics
 
@@ -37,7 +37,7 @@ class ContactController(Controller):
             offset=offset,
         )
 
-    @post("/", summary="Add or update a contact (upsert by email)")
+    @post("/", summary="Add or update a contact (upsert by email)", **body(schemas.ContactCreate))
     async def add_contact(
         self,
         db: Db,
@@ -58,7 +58,7 @@ class ContactController(Controller):
         row = await db.read(contacts.get_member, principal.team_id, audience_id, contact_id)
         return render.contact(row, links)
 
-    @patch("/{contact_id:str}", summary="Update a contact")
+    @patch("/{contact_id:str}", summary="Update a contact", **body(schemas.ContactUpdate))
     async def update_contact(
         self,
         db: Db,
@@ -90,7 +90,9 @@ class ContactController(Controller):
             ]
         )
 
-    @patch("/{contact_id:str}/topics", summary="Update contact topic subscription")
+    @patch(
+        "/{contact_id:str}/topics", summary="Update contact topic subscription", **body(schemas.TopicChoice)
+    )
     async def update_contact_topic(
         self,
         db: Db,

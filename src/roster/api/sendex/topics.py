@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody
 
-from roster.api.common import Caller, Db, PathId, sent
+from roster.api.common import Caller, Db, PathId, body, sent
 from roster.api.sendex import render, schemas
 from roster.core import topics
 
@@ -19,7 +19,7 @@ class TopicController(Controller):
         rows = await db.read(topics.list_topics, principal.team_id, audience_id)
         return schemas.TopicList(data=[render.topic(row) for row in rows], total=len(rows))
 
-    @post("/", summary="Create a topic")
+    @post("/", summary="Create a topic", **body(schemas.TopicCreate))
     async def create_topic(
         self, db: Db, principal: Caller, audience_id: PathId, data: JSONBody[schemas.TopicCreate]
     ) -> schemas.Topic:
@@ -32,7 +32,7 @@ class TopicController(Controller):
     ) -> schemas.Topic:
         return render.topic(await db.read(topics.get_topic, principal.team_id, audience_id, topic_id))
 
-    @patch("/{topic_id:str}", summary="Update a topic")
+    @patch("/{topic_id:str}", summary="Update a topic", **body(schemas.TopicUpdate))
     async def update_topic(
         self,
         db: Db,
