@@ -13,13 +13,13 @@ from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from roster.config import load_settings
 from roster.core import domains, teams
 from roster.core.errors import RosterError
 from roster.storage import migrate as migrations
-from roster.storage.db import Database
+from roster.storage.db import Database, Record
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -65,7 +65,7 @@ def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
         console.print(human)
 
 
-def _domain_payload(row: Row[Any]) -> dict[str, Any]:
+def _domain_payload(row: Record) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,

@@ -46,7 +46,7 @@ Links = NamedDependency[PreferenceLinks]
 Caller = NamedDependency[Principal]
 PathId = FromPath[str]
 
-T = TypeVar("T")
+T = TypeVar("T", bound=msgspec.Struct)
 
 TokenReader = Callable[[ASGIConnection[Any, Any, Any, Any]], str | None]
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, func, insert, select
+from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from roster.core import contacts
 from roster.core.clock import now
 from roster.core.domains import VERIFIED, find_domain
 from roster.core.errors import Invalid, NotFound
 from roster.ids import new_id
+from roster.storage.db import Record
 from roster.storage.tables import audiences, domains, memberships
 
 MAX_NAME = 255
@@ -43,7 +44,7 @@ def _audience_query(team_id: str) -> Select[Any]:
     )
 
 
-def create_audience(conn: Connection, team_id: str, name: str, domain_name: str) -> Row[Any]:
+def create_audience(conn: Connection, team_id: str, name: str, domain_name: str) -> Record:
     """Create an audience on one of the team's verified domains."""
     name = clean_name(name)
     domain = find_domain(conn, team_id, domain_name)
@@ -66,14 +67,14 @@ def create_audience(conn: Connection, team_id: str, name: str, domain_name: str)
     return get_audience(conn, team_id, audience_id)
 
 
-def get_audience(conn: Connection, team_id: str, audience_id: str) -> Row[Any]:
+def get_audience(conn: Connection, team_id: str, audience_id: str) -> Record:
     row = conn.execute(_audience_query(team_id).where(audiences.c.id == audience_id)).first()
     if row is None:
         raise NotFound("audience", audience_id)
     return row
 
 
-def list_audiences_of_domain(conn: Connection, team_id: str, domain_name: str) -> list[Row[Any]]:
+def list_audiences_of_domain(conn: Connection, team_id: str, domain_name: str) -> list[Record]:
     domain = find_domain(conn, team_id, domain_name)
     if domain is None:
         raise NotFound("domain", domain_name.strip().lower())

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Insert,
-    Row,
     Select,
     Table,
     and_,
@@ -28,6 +27,7 @@ from roster.core.clock import now
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound
 from roster.ids import new_id
+from roster.storage.db import Record
 from roster.storage.tables import audiences, contacts, memberships, topic_choices, topics
 
 NAME_FIELDS = ("first_name", "last_name")
@@ -64,7 +64,7 @@ def clean_names(fields: Mapping[str, Any]) -> dict[str, str | None]:
 
 def upsert_contact(
     conn: Connection, team_id: str, email: str, names: Mapping[str, str | None]
-) -> tuple[Row[Any], bool]:
+) -> tuple[Record, bool]:
     """Create the team's contact for ``email`` or update the names given; ``(row, created)``.
 
     One statement, so concurrent calls for one email meet at the unique index and make one contact.
@@ -102,7 +102,7 @@ def resubscribe(conn: Connection, team_id: str, contact_id: str) -> None:
 
 
 def join_audience(
-    conn: Connection, team_id: str, audience_id: str, contact: Row[Any], subscribed: bool | None
+    conn: Connection, team_id: str, audience_id: str, contact: Record, subscribed: bool | None
 ) -> bool:
     """Make the contact a member of the audience; ``True`` if it was not one before.
 
@@ -157,7 +157,7 @@ def member_query(team_id: str, audience_id: str) -> Select[Any]:
     )
 
 
-def get_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> Row[Any]:
+def get_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> Record:
     row = conn.execute(
         member_query(team_id, audience_id).where(contacts.c.team_id == team_id, contacts.c.id == contact_id)
     ).first()
@@ -169,7 +169,7 @@ def get_member(conn: Connection, team_id: str, audience_id: str, contact_id: str
 
 def upsert_member(
     conn: Connection, team_id: str, audience_id: str, email: str, fields: Mapping[str, Any]
-) -> tuple[Row[Any], bool]:
+) -> tuple[Record, bool]:
     """Add or update a contact in an audience by email; ``(member, created)``.
 
     ``fields`` holds only what the caller sent: ``first_name``, ``last_name``, ``subscribed``.
@@ -184,7 +184,7 @@ def upsert_member(
 
 def update_member(
     conn: Connection, team_id: str, audience_id: str, contact_id: str, fields: Mapping[str, Any]
-) -> Row[Any]:
+) -> Record:
     get_member(conn, team_id, audience_id, contact_id)
     names = clean_names(fields)
     if names:
@@ -200,7 +200,7 @@ def update_member(
 
 def page_members(
     conn: Connection, team_id: str, audience_id: str, limit: int, offset: int
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[Record], int]:
     """One page of an audience's contacts, oldest first, and how many it has in all.
 
     The offset is walked on the membership primary key alone (an index-only scan); only

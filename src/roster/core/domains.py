@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import dns.exception
 import dns.resolver
-from sqlalchemy import Connection, Row, delete, exists, insert, select, update
+from sqlalchemy import Connection, delete, exists, insert, select, update
 
 from roster.core.clock import now
 from roster.core.errors import Conflict, Invalid, NotFound
 from roster.ids import new_id, random_token
+from roster.storage.db import Record
 from roster.storage.tables import audiences, domains
 
 PENDING = "pending"
@@ -35,7 +35,7 @@ def clean_domain_name(raw: str, field: str = "name") -> str:
     return ascii_name
 
 
-def verification_record(domain: Row[Any]) -> dict[str, str]:
+def verification_record(domain: Record) -> dict[str, str]:
     """The TXT record a team publishes to prove it controls the domain."""
     return {
         "type": "TXT",
@@ -44,7 +44,7 @@ def verification_record(domain: Row[Any]) -> dict[str, str]:
     }
 
 
-def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = False) -> Row[Any]:
+def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = False) -> Record:
     name = clean_domain_name(name)
     taken = select(domains.c.id).where(domains.c.team_id == team_id, domains.c.name == name)
     if conn.execute(taken).first() is not None:
@@ -65,7 +65,7 @@ def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = Fa
     return get_domain(conn, team_id, domain_id)
 
 
-def get_domain(conn: Connection, team_id: str | None, domain_id: str) -> Row[Any]:
+def get_domain(conn: Connection, team_id: str | None, domain_id: str) -> Record:
     query = select(domains).where(domains.c.id == domain_id)
     if team_id is not None:
         query = query.where(domains.c.team_id == team_id)
@@ -75,13 +75,13 @@ def get_domain(conn: Connection, team_id: str | None, domain_id: str) -> Row[Any
     return row
 
 
-def find_domain(conn: Connection, team_id: str, name: str, field: str = "domain") -> Row[Any] | None:
+def find_domain(conn: Connection, team_id: str, name: str, field: str = "domain") -> Record | None:
     name = clean_domain_name(name, field)
     query = select(domains).where(domains.c.team_id == team_id, domains.c.name == name)
     return conn.execute(query).first()
 
 
-def list_domains(conn: Connection, team_id: str) -> list[Row[Any]]:
+def list_domains(conn: Connection, team_id: str) -> list[Record]:
     query = select(domains).where(domains.c.team_id == team_id).order_by(domains.c.id)
     return list(conn.execute(query))
 
@@ -111,7 +111,7 @@ def lookup_txt(name: str, nameserver: str | None = None) -> list[str]:
     return [b"".join(record.strings).decode(errors="replace") for record in answer]
 
 
-def record_verification(conn: Connection, team_id: str | None, domain_id: str, txt: list[str]) -> Row[Any]:
+def record_verification(conn: Connection, team_id: str | None, domain_id: str, txt: list[str]) -> Record:
     """Mark the domain verified if ``txt`` (looked up by the caller) holds its record."""
     domain = get_domain(conn, team_id, domain_id)
     if domain.status != VERIFIED and verification_record(domain)["value"] in txt:

@@ -12,14 +12,14 @@ import hashlib
 import hmac
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, select, update
 
 from roster.core import contacts, topics
 from roster.core.clock import now
 from roster.core.errors import NotFound
 from roster.ids import ALPHABET, base62
+from roster.storage.db import Record
 from roster.storage.tables import audiences, memberships
 from roster.storage.tables import contacts as contacts_table
 
@@ -61,10 +61,10 @@ class Preferences:
     audience_name: str
     email: str
     subscribed: bool
-    topics: list[Row[Any]]
+    topics: list[Record]
 
 
-def _membership(conn: Connection, audience_id: str, contact_id: str) -> Row[Any]:
+def _membership(conn: Connection, audience_id: str, contact_id: str) -> Record:
     row = conn.execute(
         select(audiences.c.team_id, audiences.c.name, contacts_table.c.email, memberships.c.subscribed)
         .join_from(memberships, audiences, audiences.c.id == memberships.c.audience_id)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from roster.core.clock import now
 from roster.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from roster.ids import new_id, random_token
+from roster.storage.db import Record
 from roster.storage.tables import api_keys, instance_settings, teams
 
 FULL_ACCESS = "full_access"
@@ -37,7 +37,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_team(conn: Connection, name: str) -> Row[Any]:
+def create_team(conn: Connection, name: str) -> Record:
     name = name.strip()
     if not name:
         raise Invalid("name", "is required")
@@ -50,7 +50,7 @@ def any_team(conn: Connection) -> bool:
     return conn.execute(select(teams.c.id).limit(1)).first() is not None
 
 
-def get_team(conn: Connection, team_id: str) -> Row[Any]:
+def get_team(conn: Connection, team_id: str) -> Record:
     row = conn.execute(select(teams).where(teams.c.id == team_id)).first()
     if row is None:
         raise NotFound("team", team_id)
@@ -67,7 +67,7 @@ _KEY_COLUMNS = (
 )
 
 
-def create_key(conn: Connection, team_id: str, permission: str, name: str | None) -> tuple[Row[Any], str]:
+def create_key(conn: Connection, team_id: str, permission: str, name: str | None) -> tuple[Record, str]:
     """Create a key and return it with its token, which is not stored and cannot be shown again."""
     if permission not in PERMISSIONS:
         raise Invalid("permission", f"must be one of {', '.join(PERMISSIONS)}")
@@ -91,7 +91,7 @@ def create_key(conn: Connection, team_id: str, permission: str, name: str | None
     return get_key(conn, team_id, key_id), token
 
 
-def get_key(conn: Connection, team_id: str, key_id: str) -> Row[Any]:
+def get_key(conn: Connection, team_id: str, key_id: str) -> Record:
     row = conn.execute(
         select(*_KEY_COLUMNS).where(api_keys.c.team_id == team_id, api_keys.c.id == key_id)
     ).first()
@@ -100,13 +100,13 @@ def get_key(conn: Connection, team_id: str, key_id: str) -> Row[Any]:
     return row
 
 
-def list_keys(conn: Connection, team_id: str) -> list[Row[Any]]:
+def list_keys(conn: Connection, team_id: str) -> list[Record]:
     get_team(conn, team_id)
     query = select(*_KEY_COLUMNS).where(api_keys.c.team_id == team_id).order_by(api_keys.c.id)
     return list(conn.execute(query))
 
 
-def revoke_key(conn: Connection, key_id: str, team_id: str | None = None) -> Row[Any]:
+def revoke_key(conn: Connection, key_id: str, team_id: str | None = None) -> Record:
     """Revoke a key (scoped to ``team_id`` when called through the API)."""
     query = select(api_keys.c.team_id).where(api_keys.c.id == key_id)
     if team_id is not None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Row, case, delete, func, insert, select, update
+from sqlalchemy import Boolean, Connection, case, delete, func, insert, select, update
 
 from roster.core.audiences import clean_name
 from roster.core.clock import now
 from roster.core.contacts import get_member, require_audience, upsert_statement
 from roster.core.errors import Invalid, NotFound
 from roster.ids import new_id
+from roster.storage.db import Record
 from roster.storage.tables import memberships, topic_choices, topics
 
 AUTO = "auto"
@@ -41,7 +42,9 @@ def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def create_topic(conn: Connection, team_id: str, audience_id: str, fields: Mapping[str, Any]) -> Row[Any]:
+def create_topic(
+    conn: Connection, team_id: str, audience_id: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
     require_audience(conn, team_id, audience_id)
     if "name" not in fields:
         raise Invalid("name", "is required")
@@ -61,7 +64,7 @@ def create_topic(conn: Connection, team_id: str, audience_id: str, fields: Mappi
     return get_topic(conn, team_id, audience_id, topic_id)
 
 
-def _topic(conn: Connection, team_id: str, audience_id: str, topic_id: str) -> Row[Any]:
+def _topic(conn: Connection, team_id: str, audience_id: str, topic_id: str) -> Record:
     row = conn.execute(
         select(topics).where(
             topics.c.team_id == team_id,
@@ -74,7 +77,7 @@ def _topic(conn: Connection, team_id: str, audience_id: str, topic_id: str) -> R
     return row
 
 
-def _with_counts(conn: Connection, audience_id: str, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+def _with_counts(conn: Connection, audience_id: str, rows: list[Record]) -> list[dict[str, Any]]:
     """Attach ``subscriber_count``: subscribed members of the audience who take the topic."""
     if not rows:
         return []
@@ -139,7 +142,7 @@ def delete_topic(conn: Connection, team_id: str, audience_id: str, topic_id: str
     conn.execute(delete(topics).where(topics.c.id == topic_id))
 
 
-def contact_topics(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> list[Row[Any]]:
+def contact_topics(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> list[Record]:
     """Every topic of the audience with the contact's subscription to it."""
     get_member(conn, team_id, audience_id, contact_id)
     choice = (

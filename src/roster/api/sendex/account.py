@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio.to_thread
 from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody
@@ -39,7 +41,7 @@ class DomainController(Controller):
 
     @post("/{domain_id:str}/verify", status_code=200, summary="Check the domain's TXT record now")
     async def verify_domain(
-        self, request: Request[object, object, object], db: Db, principal: Caller, domain_id: PathId
+        self, request: Request[Any, Any, Any], db: Db, principal: Caller, domain_id: PathId
     ) -> schemas.Domain:
         domain = await db.read(domains.get_domain, principal.team_id, domain_id)
         record = domains.verification_record(domain)

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row
-
 from roster.api.common import iso
 from roster.api.sendex import schemas
 from roster.core.domains import verification_record
 from roster.core.preferences import PreferenceLinks
+from roster.storage.db import Record
 
 
-def audience(row: Row[Any]) -> schemas.Audience:
+def audience(row: Record) -> schemas.Audience:
     return schemas.Audience(
         id=row.id,
         name=row.name,
@@ -23,7 +22,7 @@ def audience(row: Row[Any]) -> schemas.Audience:
     )
 
 
-def contact(row: Row[Any], links: PreferenceLinks) -> schemas.Contact:
+def contact(row: Record, links: PreferenceLinks) -> schemas.Contact:
     return schemas.Contact(
         id=row.id,
         email=row.email,
@@ -46,7 +45,7 @@ def topic(row: Mapping[str, Any]) -> schemas.Topic:
     )
 
 
-def domain(row: Row[Any]) -> schemas.Domain:
+def domain(row: Record) -> schemas.Domain:
     record = verification_record(row)
     return schemas.Domain(
         id=row.id,
@@ -57,7 +56,7 @@ def domain(row: Row[Any]) -> schemas.Domain:
     )
 
 
-def api_key(row: Row[Any]) -> schemas.ApiKey:
+def api_key(row: Record) -> schemas.ApiKey:
     return schemas.ApiKey(
         id=row.id,
         name=row.name,

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import re
+import time
+
+from roster.ids import looks_like, new_id, random_token
+
+
+def test_ids_have_the_documented_shape() -> None:
+    for prefix in ("contact", "list", "topic", "domain", "key", "team"):
+        value = new_id(prefix)
+        assert re.fullmatch(rf"{prefix}_[0-9A-Za-z]{{22}}", value)
+        assert looks_like(prefix, value)
+    assert not looks_like("contact", "list_" + "0" * 22)
+    assert not looks_like("contact", "contact_short")
+
+
+def test_ids_sort_by_creation_time_and_never_repeat() -> None:
+    earlier = [new_id("contact") for _ in range(1000)]
+    time.sleep(0.002)
+    later = new_id("contact")
+    assert all(value < later for value in earlier)
+    assert len(set(earlier)) == 1000
+
+
+def test_random_tokens_are_long_and_distinct() -> None:
+    tokens = {random_token(40) for _ in range(1000)}
+    assert len(tokens) == 1000
+    assert all(re.fullmatch(r"[0-9A-Za-z]{40}", token) for token in tokens)
