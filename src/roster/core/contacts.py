@@ -7,14 +7,15 @@ membership whose ``subscribed`` is its consent to that audience's mail.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Insert,
-    Select,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -28,24 +29,84 @@ from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound
 from roster.ids import new_id
 from roster.storage.db import Record
+from roster.storage.prepared import Prepared
 from roster.storage.tables import audiences, contacts, memberships, topic_choices, topics
 
 NAME_FIELDS = ("first_name", "last_name")
 MAX_NAME = 255
 
 
+# The statements on the hot paths are built once, with bound parameters, and reused: on
+# this machine class building a SELECT costs more than running it.
+_AUDIENCE_EXISTS = Prepared(
+    select(audiences.c.id).where(
+        audiences.c.team_id == bindparam("team_id"), audiences.c.id == bindparam("audience_id")
+    )
+)
+_MEMBERS = (
+    select(contacts, memberships.c.subscribed, memberships.c.audience_id)
+    .join_from(contacts, memberships, memberships.c.contact_id == contacts.c.id)
+    .where(
+        memberships.c.team_id == bindparam("team_id"), memberships.c.audience_id == bindparam("audience_id")
+    )
+)
+_MEMBER = Prepared(
+    _MEMBERS.where(contacts.c.team_id == bindparam("team_id"), contacts.c.id == bindparam("contact_id"))
+)
+_MEMBER_COUNT = Prepared(
+    select(func.count()).select_from(memberships).where(memberships.c.audience_id == bindparam("audience_id"))
+)
+_PAGE = (
+    select(memberships.c.contact_id)
+    .where(memberships.c.audience_id == bindparam("audience_id"))
+    .order_by(memberships.c.contact_id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+    .subquery("page")
+)
+_MEMBER_PAGE = Prepared(
+    _MEMBERS.join(_PAGE, _PAGE.c.contact_id == memberships.c.contact_id).order_by(memberships.c.contact_id)
+)
+
+
 def require_audience(conn: Connection, team_id: str, audience_id: str) -> None:
     """Raise ``NotFound`` unless the audience exists in this team."""
-    query = select(audiences.c.id).where(audiences.c.team_id == team_id, audiences.c.id == audience_id)
-    if conn.execute(query).first() is None:
+    if _AUDIENCE_EXISTS.first(conn, {"team_id": team_id, "audience_id": audience_id}) is None:
         raise NotFound("audience", audience_id)
 
 
 def upsert_statement(conn: Connection, table: Table) -> Any:
     """``INSERT`` with ``ON CONFLICT`` support for the connection's database."""
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return _insert_for(conn.dialect.name, table)
+
+
+@cache
+def _insert_for(dialect_name: str, table: Table) -> Insert:
+    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
     stmt: Insert = dialect.insert(table)
     return stmt
+
+
+@cache
+def _contact_upsert(dialect_name: str, changed: frozenset[str]) -> Prepared:
+    """Insert a contact, or on its email's conflict update ``changed`` fields and ``updated_at``."""
+    stmt: Any = _insert_for(dialect_name, contacts)
+    return Prepared(
+        stmt.on_conflict_do_update(
+            index_elements=[contacts.c.team_id, contacts.c.email_normalized],
+            set_={field: stmt.excluded[field] for field in (*sorted(changed), "updated_at")},
+        ).returning(contacts.c.id, contacts.c.unsubscribed)
+    )
+
+
+@cache
+def _membership_insert(dialect_name: str) -> Prepared:
+    stmt: Any = _insert_for(dialect_name, memberships)
+    return Prepared(
+        stmt.on_conflict_do_nothing(
+            index_elements=[memberships.c.audience_id, memberships.c.contact_id]
+        ).returning(memberships.c.contact_id)
+    )
 
 
 def clean_names(fields: Mapping[str, Any]) -> dict[str, str | None]:
@@ -72,23 +133,18 @@ def upsert_contact(
     email, normalized = clean_email(email)
     stamp = now()
     contact_id = new_id("contact")
-    stmt = upsert_statement(conn, contacts).values(
-        id=contact_id,
-        team_id=team_id,
-        email=email,
-        email_normalized=normalized,
-        first_name=names.get("first_name"),
-        last_name=names.get("last_name"),
-        unsubscribed=False,
-        created_at=stamp,
-        updated_at=stamp,
-    )
-    changes = {field: stmt.excluded[field] for field in names}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[contacts.c.team_id, contacts.c.email_normalized],
-        set_={**changes, "updated_at": stamp},
-    ).returning(contacts.c.id, contacts.c.unsubscribed)
-    row = conn.execute(stmt).one()
+    values = {
+        "id": contact_id,
+        "team_id": team_id,
+        "email": email,
+        "email_normalized": normalized,
+        "first_name": names.get("first_name"),
+        "last_name": names.get("last_name"),
+        "unsubscribed": False,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    row = _contact_upsert(conn.dialect.name, frozenset(names)).one(conn, values)
     return row, row.id == contact_id
 
 
@@ -110,21 +166,15 @@ def join_audience(
     existing one keeps its consent unless ``subscribed`` is given.
     """
     stamp = now()
-    initial = subscribed if subscribed is not None else not contact.unsubscribed
-    stmt = (
-        upsert_statement(conn, memberships)
-        .values(
-            audience_id=audience_id,
-            contact_id=contact.id,
-            team_id=team_id,
-            subscribed=initial,
-            created_at=stamp,
-            updated_at=stamp,
-        )
-        .on_conflict_do_nothing(index_elements=[memberships.c.audience_id, memberships.c.contact_id])
-        .returning(memberships.c.contact_id)
-    )
-    created = conn.execute(stmt).first() is not None
+    values = {
+        "audience_id": audience_id,
+        "contact_id": contact.id,
+        "team_id": team_id,
+        "subscribed": subscribed if subscribed is not None else not contact.unsubscribed,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    created = _membership_insert(conn.dialect.name).first(conn, values) is not None
     if not created and subscribed is not None:
         set_subscribed(conn, team_id, audience_id, contact.id, subscribed)
     elif subscribed:
@@ -148,19 +198,10 @@ def set_subscribed(
         resubscribe(conn, team_id, contact_id)
 
 
-def member_query(team_id: str, audience_id: str) -> Select[Any]:
-    """Contacts as seen through one audience: the contact plus its membership's consent."""
-    return (
-        select(contacts, memberships.c.subscribed, memberships.c.audience_id)
-        .join_from(contacts, memberships, memberships.c.contact_id == contacts.c.id)
-        .where(memberships.c.team_id == team_id, memberships.c.audience_id == audience_id)
-    )
-
-
 def get_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> Record:
-    row = conn.execute(
-        member_query(team_id, audience_id).where(contacts.c.team_id == team_id, contacts.c.id == contact_id)
-    ).first()
+    """A contact as seen through one audience: the contact plus its membership's consent."""
+    params = {"team_id": team_id, "audience_id": audience_id, "contact_id": contact_id}
+    row = _MEMBER.first(conn, params)
     if row is None:
         require_audience(conn, team_id, audience_id)
         raise NotFound("contact", contact_id)
@@ -206,24 +247,10 @@ def page_members(
     The offset is walked on the membership primary key alone (an index-only scan); only
     the page's rows are then joined to their contacts.
     """
-    page = (
-        select(memberships.c.contact_id)
-        .where(memberships.c.audience_id == audience_id)
-        .order_by(memberships.c.contact_id)
-        .limit(limit)
-        .offset(offset)
-        .subquery("page")
-    )
-    query = (
-        member_query(team_id, audience_id)
-        .join(page, page.c.contact_id == memberships.c.contact_id)
-        .order_by(memberships.c.contact_id)
-    )
     require_audience(conn, team_id, audience_id)
-    total = conn.execute(
-        select(func.count()).select_from(memberships).where(memberships.c.audience_id == audience_id)
-    ).scalar_one()
-    return list(conn.execute(query)), int(total)
+    total = _MEMBER_COUNT.one(conn, {"audience_id": audience_id})[0]
+    params = {"team_id": team_id, "audience_id": audience_id, "limit": limit, "offset": offset}
+    return _MEMBER_PAGE.all(conn, params), int(total)
 
 
 def remove_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> None:

@@ -6,12 +6,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from roster.core.clock import now
 from roster.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from roster.ids import new_id, random_token
 from roster.storage.db import Record
+from roster.storage.prepared import Prepared
 from roster.storage.tables import api_keys, instance_settings, teams
 
 FULL_ACCESS = "full_access"
@@ -122,14 +123,17 @@ def revoke_key(conn: Connection, key_id: str, team_id: str | None = None) -> Rec
     return get_key(conn, owner, key_id)
 
 
+_KEY_BY_HASH = Prepared(
+    select(api_keys.c.id, api_keys.c.team_id, api_keys.c.permission).where(
+        api_keys.c.token_hash == bindparam("token_hash"), api_keys.c.revoked_at.is_(None)
+    )
+)
+
+
 def authenticate(conn: Connection, token: str | None) -> Principal:
     if not token:
         raise Unauthorized("missing API key", missing=True)
-    row = conn.execute(
-        select(api_keys.c.id, api_keys.c.team_id, api_keys.c.permission).where(
-            api_keys.c.token_hash == hash_token(token), api_keys.c.revoked_at.is_(None)
-        )
-    ).first()
+    row = _KEY_BY_HASH.first(conn, {"token_hash": hash_token(token)})
     if row is None:
         raise Unauthorized("invalid API key")
     return Principal(team_id=row.team_id, key_id=row.id, permission=row.permission)

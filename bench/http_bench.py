@@ -1,0 +1,234 @@
+"""HTTP throughput of the Sendex hot paths on SQLite, beside a bare-ASGI ceiling.
+
+    .venv/bin/python bench/http_bench.py [--contacts 100000] [--duration 10] [--connections 64]
+
+Seeds a fresh SQLite database with one audience of N contacts, starts `roster serve`
+(granian, one worker), drives it with wrk on loopback, then does the same against
+bench/ceiling.py (the same SQL through sqlite3 in a bare ASGI app on granian), and prints
+req/s, p99 and the ratio for: contact upsert, contact GET, list page at offset 0 and at
+offset 90,000. With --write, replaces the results table in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from roster.core import domains, teams
+from roster.core.audiences import create_audience
+from roster.ids import base62
+from roster.storage.db import Database
+from roster.storage.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+STAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@dataclass
+class Seeded:
+    token: str
+    audience_id: str
+    contact_ids: list[str]
+
+
+def seed(url: str, count: int) -> Seeded:
+    db = Database(url)
+    upgrade(db)
+
+    def setup(conn: object) -> tuple[str, str, str]:
+        team = teams.create_team(conn, "Bench")  # type: ignore[arg-type]
+        _, token = teams.create_key(conn, team.id, teams.FULL_ACCESS, "bench")  # type: ignore[arg-type]
+        domains.add_domain(conn, team.id, "bench.test", verified=True)  # type: ignore[arg-type]
+        audience = create_audience(conn, team.id, "Bench audience", "bench.test")  # type: ignore[arg-type]
+        return team.id, token, audience.id
+
+    team_id, token, audience_id = db.run_write(setup)
+    start = datetime.now(UTC) - timedelta(days=30)
+    contacts, members, ids = [], [], []
+    for i in range(count):
+        moment = start + timedelta(milliseconds=i)
+        contact_id = "contact_" + base62((int(moment.timestamp() * 1000) << 83) | random.getrandbits(83), 22)
+        stamp = moment.strftime(STAMP_FORMAT)
+        email = f"person{i}@bench.test"
+        contacts.append((contact_id, team_id, email, email, f"First{i}", f"Last{i}", 0, stamp, stamp))
+        members.append((audience_id, contact_id, team_id, 1, stamp, stamp))
+        ids.append(contact_id)
+    raw = db.engine.raw_connection()
+    cursor = raw.cursor()
+    cursor.execute("BEGIN")
+    cursor.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", contacts)
+    cursor.executemany(
+        "INSERT INTO memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        members,
+    )
+    cursor.execute("COMMIT")
+    cursor.execute("ANALYZE")
+    raw.close()
+    db.dispose()
+    return Seeded(token, audience_id, ids)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {command}")
+
+
+LUA_UPSERT = """
+local counter = 0
+request = function()
+  counter = counter + 1
+  local n = math.random(1, 200000)
+  local body = '{"email":"person' .. n .. '@bench.test","first_name":"Upsert' .. counter .. '"}'
+  return wrk.format("POST", "%(path)s", {["Authorization"]="Bearer %(token)s",
+    ["Content-Type"]="application/json"}, body)
+end
+"""
+
+LUA_GET = """
+local ids = {%(ids)s}
+request = function()
+  return wrk.format("GET", "%(path)s/" .. ids[math.random(1, #ids)], {["Authorization"]="Bearer %(token)s"})
+end
+"""
+
+LUA_PLAIN = """
+request = function()
+  return wrk.format("GET", "%(path)s", {["Authorization"]="Bearer %(token)s"})
+end
+"""
+
+
+def parse_wrk(output: str) -> tuple[float, float, int]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    assert p99_text is not None, output
+    p99 = float(p99_text.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99_text.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return rps, p99, int(bad.group(1)) if bad else 0
+
+
+def run_wrk(port: int, script: str, duration: int, connections: int, workdir: Path) -> tuple[float, float, int]:
+    lua = workdir / "script.lua"
+    lua.write_text(script)
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(lua), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return parse_wrk(result.stdout)
+
+
+def scenarios(seeded: Seeded) -> dict[str, str]:
+    path = f"/api/v1/audiences/{seeded.audience_id}/contacts"
+    sample = random.sample(seeded.contact_ids, min(10_000, len(seeded.contact_ids)))
+    values = {"path": path, "token": seeded.token, "ids": ",".join(f'"{i}"' for i in sample)}
+    deep = min(90_000, max(len(seeded.contact_ids) - 50, 0))
+    return {
+        "contact upsert (POST)": LUA_UPSERT % values,
+        "contact GET": LUA_GET % values,
+        "list, offset 0": LUA_PLAIN % {**values, "path": f"{path}?limit=50&offset=0"},
+        f"list, offset {deep:,}": LUA_PLAIN % {**values, "path": f"{path}?limit=50&offset={deep}"},
+    }
+
+
+def measure(url: str, seeded: Seeded, args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, tuple]]:
+    env = {**os.environ, "ROSTER_DATABASE_URL": url}
+    results: dict[str, dict[str, tuple]] = {"roster": {}, "ceiling": {}}
+    servers = {
+        "roster": lambda port: [sys.executable, "-m", "roster", "serve", "--port", str(port)],
+        "ceiling": lambda port: [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--port", str(port), "--workers", "1",
+            "--no-ws", "bench.ceiling:app",
+        ],
+    }
+    for name, command in servers.items():
+        port = free_port()
+        process = start_server(command(port), {**env, "PYTHONPATH": str(ROOT)}, port)
+        try:
+            for label, script in scenarios(seeded).items():
+                run_wrk(port, script, 2, args.connections, workdir)  # warm-up
+                results[name][label] = run_wrk(port, script, args.duration, args.connections, workdir)
+                print(f"{name:8} {label:24} {results[name][label][0]:9.0f} req/s  p99 {results[name][label][1]:7.2f} ms",
+                      flush=True)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    return results
+
+
+def table(results: dict[str, dict[str, tuple]]) -> str:
+    lines = [
+        "| endpoint | Roster req/s | Roster p99 | ceiling req/s | ceiling p99 | Roster / ceiling |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, (rps, p99, bad) in results["roster"].items():
+        c_rps, c_p99, _ = results["ceiling"][label]
+        note = f" ({bad} non-2xx)" if bad else ""
+        lines.append(
+            f"| {label}{note} | {rps:,.0f} | {p99:.2f} ms | {c_rps:,.0f} | {c_p99:.2f} ms | {rps / c_rps:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is required: apt-get install -y wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        started = time.monotonic()
+        seeded = seed(url, args.contacts)
+        print(f"seeded {args.contacts:,} contacts in {time.monotonic() - started:.1f} s", flush=True)
+        results = measure(url, seeded, args, workdir)
+    rendered = table(results)
+    print(rendered)
+    if args.write:
+        header = (
+            f"Measured {datetime.now(UTC):%Y-%m-%d} on {os.cpu_count()} cores ({platform.machine()}), "
+            f"Python {platform.python_version()}, SQLite, {args.contacts:,} contacts in the audience, "
+            f"wrk -t1 -c{args.connections} -d{args.duration}s, one granian worker for each server."
+        )
+        docs = ROOT / "docs" / "benchmarks.md"
+        text = docs.read_text()
+        block = f"<!-- http_bench -->\n{header}\n\n{rendered}\n<!-- /http_bench -->"
+        docs.write_text(re.sub(r"<!-- http_bench -->.*<!-- /http_bench -->", block, text, flags=re.S))
+
+
+if __name__ == "__main__":
+    main()
