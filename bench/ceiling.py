@@ -28,7 +28,7 @@ MEMBER = (
     "SELECT c.id, c.email, c.first_name, c.last_name, c.created_at, m.subscribed FROM contacts c "
     "JOIN memberships m ON m.contact_id = c.id WHERE m.team_id = ? AND m.audience_id = ? AND c.team_id = ? AND c.id = ?"
 )
-COUNT = "SELECT count(*) FROM memberships WHERE audience_id = ?"
+COUNT = "SELECT coalesce(sum(members), 0) FROM audience_counts WHERE audience_id = ?"
 PAGE = (
     "SELECT c.id, c.email, c.first_name, c.last_name, c.created_at, m.subscribed FROM contacts c "
     "JOIN memberships m ON m.contact_id = c.id JOIN (SELECT contact_id FROM memberships WHERE audience_id = ? "

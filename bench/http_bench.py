@@ -63,7 +63,7 @@ def seed(url: str, count: int) -> Seeded:
         moment = start + timedelta(milliseconds=i)
         contact_id = "contact_" + base62((int(moment.timestamp() * 1000) << 83) | random.getrandbits(83), 22)
         stamp = moment.strftime(STAMP_FORMAT)
-        email = f"person{i}@bench.test"
+        email = f"person{i}@example.com"
         contacts.append((contact_id, team_id, email, email, f"First{i}", f"Last{i}", 0, stamp, stamp))
         members.append((audience_id, contact_id, team_id, 1, stamp, stamp))
         ids.append(contact_id)
@@ -75,6 +75,10 @@ def seed(url: str, count: int) -> Seeded:
         "INSERT INTO memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         members,
+    )
+    cursor.execute(
+        "INSERT INTO audience_counts (audience_id, slot, team_id, members, subscribed) VALUES (?, 0, ?, ?, ?)",
+        (audience_id, team_id, count, count),
     )
     cursor.execute("COMMIT")
     cursor.execute("ANALYZE")

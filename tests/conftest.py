@@ -56,11 +56,31 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+COUNTS_DRIFT = """
+SELECT a.id, coalesce(kept.members, 0), coalesce(real.members, 0), coalesce(kept.subscribed, 0),
+       coalesce(real.subscribed, 0)
+FROM audiences a
+LEFT JOIN (SELECT audience_id, sum(members) AS members, sum(subscribed) AS subscribed
+           FROM audience_counts GROUP BY audience_id) kept ON kept.audience_id = a.id
+LEFT JOIN (SELECT audience_id, count(*) AS members, sum(CASE WHEN subscribed THEN 1 ELSE 0 END) AS subscribed
+           FROM memberships GROUP BY audience_id) real ON real.audience_id = a.id
+WHERE coalesce(kept.members, 0) != coalesce(real.members, 0)
+   OR coalesce(kept.subscribed, 0) != coalesce(real.subscribed, 0)
+"""
+
+
+def counts_drift(db: Database) -> list[tuple[Any, ...]]:
+    """Audiences whose kept counters differ from a fresh count of their memberships."""
+    return [tuple(row) for row in db.run_read(lambda conn: conn.exec_driver_sql(COUNTS_DRIFT).all())]
+
+
 @pytest.fixture(scope="session")
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     upgrade(database)
     yield database
+    # Every path that changed a membership during the run kept the counters exact.
+    assert counts_drift(database) == []
     database.dispose()
 
 

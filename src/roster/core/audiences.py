@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select
+from sqlalchemy import Connection, Select, delete, insert, select
 
-from roster.core import contacts
+from roster.core import contacts, counts
 from roster.core.clock import now
 from roster.core.domains import VERIFIED, find_domain
 from roster.core.errors import Invalid, NotFound
@@ -26,19 +26,9 @@ def clean_name(raw: str, field: str = "name") -> str:
     return name
 
 
-def _contact_count() -> Any:
-    return (
-        select(func.count())
-        .select_from(memberships)
-        .where(memberships.c.audience_id == audiences.c.id)
-        .scalar_subquery()
-        .label("contact_count")
-    )
-
-
 def _audience_query(team_id: str) -> Select[Any]:
     return (
-        select(audiences, domains.c.name.label("domain"), _contact_count())
+        select(audiences, domains.c.name.label("domain"), counts.members_column())
         .select_from(audiences.outerjoin(domains, domains.c.id == audiences.c.domain_id))
         .where(audiences.c.team_id == team_id)
     )

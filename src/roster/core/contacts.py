@@ -18,12 +18,12 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    func,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from roster.core import counts
 from roster.core.clock import now
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound
@@ -52,9 +52,6 @@ _MEMBERS = (
 )
 _MEMBER = Prepared(
     _MEMBERS.where(contacts.c.team_id == bindparam("team_id"), contacts.c.id == bindparam("contact_id"))
-)
-_MEMBER_COUNT = Prepared(
-    select(func.count()).select_from(memberships).where(memberships.c.audience_id == bindparam("audience_id"))
 )
 _PAGE = (
     select(memberships.c.contact_id)
@@ -166,15 +163,18 @@ def join_audience(
     existing one keeps its consent unless ``subscribed`` is given.
     """
     stamp = now()
+    initial = subscribed if subscribed is not None else not contact.unsubscribed
     values = {
         "audience_id": audience_id,
         "contact_id": contact.id,
         "team_id": team_id,
-        "subscribed": subscribed if subscribed is not None else not contact.unsubscribed,
+        "subscribed": initial,
         "created_at": stamp,
         "updated_at": stamp,
     }
     created = _membership_insert(conn.dialect.name).first(conn, values) is not None
+    if created:
+        counts.adjust(conn, team_id, audience_id, members=1, subscribed=int(initial))
     if not created and subscribed is not None:
         set_subscribed(conn, team_id, audience_id, contact.id, subscribed)
     elif subscribed:
@@ -185,15 +185,18 @@ def join_audience(
 def set_subscribed(
     conn: Connection, team_id: str, audience_id: str, contact_id: str, subscribed: bool
 ) -> None:
-    conn.execute(
+    changed = conn.execute(
         update(memberships)
         .where(
             memberships.c.team_id == team_id,
             memberships.c.audience_id == audience_id,
             memberships.c.contact_id == contact_id,
+            memberships.c.subscribed != subscribed,
         )
         .values(subscribed=subscribed, updated_at=now())
-    )
+    ).rowcount
+    if changed:
+        counts.adjust(conn, team_id, audience_id, subscribed=1 if subscribed else -1)
     if subscribed:
         resubscribe(conn, team_id, contact_id)
 
@@ -248,14 +251,15 @@ def page_members(
     the page's rows are then joined to their contacts.
     """
     require_audience(conn, team_id, audience_id)
-    total = _MEMBER_COUNT.one(conn, {"audience_id": audience_id})[0]
+    total, _ = counts.totals(conn, audience_id)
     params = {"team_id": team_id, "audience_id": audience_id, "limit": limit, "offset": offset}
-    return _MEMBER_PAGE.all(conn, params), int(total)
+    return _MEMBER_PAGE.all(conn, params), total
 
 
 def remove_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> None:
     """Take the contact out of the audience, and delete it if nothing else uses it."""
-    get_member(conn, team_id, audience_id, contact_id)
+    member = get_member(conn, team_id, audience_id, contact_id)
+    counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(member.subscribed))
     if delete_unused(conn, team_id, [contact_id], leaving=audience_id):
         return
     audience_topics = select(topics.c.id).where(topics.c.audience_id == audience_id)

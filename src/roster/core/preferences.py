@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
-from roster.core import contacts, topics
+from roster.core import contacts, counts, topics
 from roster.core.clock import now
 from roster.core.errors import NotFound
 from roster.ids import ALPHABET, base62
@@ -109,11 +109,18 @@ def unsubscribe_everywhere(conn: Connection, audience_id: str, contact_id: str) 
     """The contact leaves every audience of the team and is flagged unsubscribed team-wide."""
     member = _membership(conn, audience_id, contact_id)
     stamp = now()
-    conn.execute(
+    left = conn.execute(
         update(memberships)
-        .where(memberships.c.team_id == member.team_id, memberships.c.contact_id == contact_id)
+        .where(
+            memberships.c.team_id == member.team_id,
+            memberships.c.contact_id == contact_id,
+            memberships.c.subscribed,
+        )
         .values(subscribed=False, updated_at=stamp)
-    )
+        .returning(memberships.c.audience_id)
+    ).scalars()
+    for audience in left.all():
+        counts.adjust(conn, member.team_id, audience, subscribed=-1)
     conn.execute(
         update(contacts_table)
         .where(contacts_table.c.team_id == member.team_id, contacts_table.c.id == contact_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Connection, case, delete, func, insert, select, update
 
+from roster.core import counts
 from roster.core.audiences import clean_name
 from roster.core.clock import now
 from roster.core.contacts import get_member, require_audience, upsert_statement
@@ -81,11 +82,7 @@ def _with_counts(conn: Connection, audience_id: str, rows: list[Record]) -> list
     """Attach ``subscriber_count``: subscribed members of the audience who take the topic."""
     if not rows:
         return []
-    subscribed_members = conn.execute(
-        select(func.count())
-        .select_from(memberships)
-        .where(memberships.c.audience_id == audience_id, memberships.c.subscribed)
-    ).scalar_one()
+    _, subscribed_members = counts.totals(conn, audience_id)
     choices = conn.execute(
         select(
             topic_choices.c.topic_id,

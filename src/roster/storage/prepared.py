@@ -5,7 +5,8 @@ On the 2-core machines Roster is measured on, ``Connection.execute`` costs about
 call before the database does any work, against about 5 µs for the same statement on the
 driver (see docs/benchmarks.md). A ``Prepared`` statement keeps SQLAlchemy's SQL, dialect
 rendering and type conversions (bind and result processors) and drops the per-call
-machinery. It runs inside the caller's transaction, on the connection it is given.
+machinery. It runs inside the caller's transaction, on the connection it is given. An
+INSERT is compiled with every column of its table, so it takes a value for each.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ Processor = Callable[[Any], Any] | None
 class _Plan:
     sql: str
     positional: tuple[str, ...] | None  # parameter order for qmark drivers, else named
+    defaults: dict[str, Any]  # values the statement carries itself, such as literals
     binds: dict[str, Callable[[Any], Any]]
     row: Any  # a namedtuple class for the result columns, or None
     results: tuple[Processor, ...]
@@ -42,7 +44,8 @@ def _plan(statement: Executable, dialect: Dialect) -> _Plan:
     results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
     row = namedtuple("Row", [column.keyname for column in columns]) if columns else None
     positional = getattr(compiled, "positiontup", None)
-    return _Plan(compiled.string, tuple(positional) if positional else None, binds, row, results)
+    defaults = {name: value for name, value in compiled.params.items() if value is not None}
+    return _Plan(compiled.string, tuple(positional) if positional else None, defaults, binds, row, results)
 
 
 class Prepared:
@@ -56,7 +59,8 @@ class Prepared:
         if plan is None:
             plan = self._plans[dialect.name] = _plan(self.statement, dialect)
         values = {
-            name: (plan.binds[name](value) if name in plan.binds else value) for name, value in params.items()
+            name: (plan.binds[name](value) if name in plan.binds else value)
+            for name, value in {**plan.defaults, **params}.items()
         }
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if plan.positional is not None:

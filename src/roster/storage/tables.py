@@ -16,8 +16,10 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -149,6 +151,18 @@ memberships = Table(
     _updated(),
     PrimaryKeyConstraint("audience_id", "contact_id"),
     Index(None, "contact_id"),
+    sqlite_with_rowid=False,
+)
+
+audience_counts = Table(
+    "audience_counts",
+    metadata,
+    Column("audience_id", ObjectId, ForeignKey("audiences.id", ondelete="CASCADE")),
+    Column("slot", SmallInteger),
+    _team(),
+    Column("members", Integer, nullable=False),
+    Column("subscribed", Integer, nullable=False),
+    PrimaryKeyConstraint("audience_id", "slot"),
     sqlite_with_rowid=False,
 )
 

@@ -141,6 +141,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_memberships_contact_id"), ["contact_id"], unique=False)
 
     op.create_table(
+        "audience_counts",
+        sa.Column("audience_id", OBJECT_ID, nullable=False),
+        sa.Column("slot", sa.SmallInteger(), nullable=False),
+        sa.Column("team_id", OBJECT_ID, nullable=False),
+        sa.Column("members", sa.Integer(), nullable=False),
+        sa.Column("subscribed", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["audience_id"],
+            ["audiences.id"],
+            name=op.f("fk_audience_counts_audience_id_audiences"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_audience_counts_team_id_teams"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("audience_id", "slot", name=op.f("pk_audience_counts")),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         "topics",
         sa.Column("id", OBJECT_ID, nullable=False),
         sa.Column("team_id", OBJECT_ID, nullable=False),
@@ -208,6 +227,7 @@ def downgrade() -> None:
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_memberships_contact_id"))
 
+    op.drop_table("audience_counts")
     op.drop_table("memberships")
     with op.batch_alter_table("audiences", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audiences_team_id_domain_id"))

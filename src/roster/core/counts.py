@@ -1,0 +1,75 @@
+"""Exact member counts per audience, kept in the transaction that changes the memberships.
+
+Counting a large audience's memberships on every read costs milliseconds (15 ms for 100k
+on SQLite); a counter costs one indexed row. On PostgreSQL each audience's counter is split
+over a few slots picked at random, so that concurrent writers to one audience do not queue
+on one row; a read sums the slots. Every change of membership in ``roster.core`` goes
+through ``adjust``.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from roster.storage.prepared import Prepared
+from roster.storage.tables import audience_counts, audiences
+
+SLOTS = 8
+
+_TOTALS = Prepared(
+    select(
+        func.coalesce(func.sum(audience_counts.c.members), 0).label("members"),
+        func.coalesce(func.sum(audience_counts.c.subscribed), 0).label("subscribed"),
+    ).where(audience_counts.c.audience_id == bindparam("audience_id"))
+)
+
+
+@cache
+def _add(dialect_name: str) -> Prepared:
+    insert: Any = (postgresql if dialect_name == "postgresql" else sqlite).insert(audience_counts)
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=[audience_counts.c.audience_id, audience_counts.c.slot],
+            set_={
+                "members": audience_counts.c.members + insert.excluded.members,
+                "subscribed": audience_counts.c.subscribed + insert.excluded.subscribed,
+            },
+        ).returning(audience_counts.c.slot)
+    )
+
+
+def adjust(
+    conn: Connection, team_id: str, audience_id: str, *, members: int = 0, subscribed: int = 0
+) -> None:
+    if members == 0 and subscribed == 0:
+        return
+    slot = 0 if conn.dialect.name == "sqlite" else random.randrange(SLOTS)
+    values = {
+        "audience_id": audience_id,
+        "slot": slot,
+        "team_id": team_id,
+        "members": members,
+        "subscribed": subscribed,
+    }
+    _add(conn.dialect.name).one(conn, values)
+
+
+def totals(conn: Connection, audience_id: str) -> tuple[int, int]:
+    """``(members, subscribed members)`` of the audience."""
+    members, subscribed = _TOTALS.one(conn, {"audience_id": audience_id})
+    return int(members), int(subscribed)
+
+
+def members_column() -> Any:
+    """``contact_count`` as a column of a query over ``audiences``."""
+    return (
+        select(func.coalesce(func.sum(audience_counts.c.members), 0))
+        .where(audience_counts.c.audience_id == audiences.c.id)
+        .scalar_subquery()
+        .label("contact_count")
+    )
