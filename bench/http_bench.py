@@ -111,7 +111,7 @@ local counter = 0
 request = function()
   counter = counter + 1
   local n = math.random(1, 200000)
-  local body = '{"email":"person' .. n .. '@bench.test","first_name":"Upsert' .. counter .. '"}'
+  local body = '{"email":"person' .. n .. '@example.com","first_name":"Upsert' .. counter .. '"}'
   return wrk.format("POST", "%(path)s", {["Authorization"]="Bearer %(token)s",
     ["Content-Type"]="application/json"}, body)
 end

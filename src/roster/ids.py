@@ -17,12 +17,16 @@ _RANDOM_BITS = 83
 _ID_RE = re.compile(r"^[a-z]+_[0-9A-Za-z]{22}$")
 
 
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]  # two digits at a time: half the divisions
+
+
 def base62(number: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        number, rem = divmod(number, 62)
-        chars.append(ALPHABET[rem])
-    return "".join(reversed(chars))
+    """``number`` in ``length`` base62 digits, most significant first (``length`` is even)."""
+    pairs = []
+    for _ in range(length // 2):
+        number, rem = divmod(number, 3844)
+        pairs.append(_PAIRS[rem])
+    return "".join(reversed(pairs))
 
 
 def new_id(prefix: str) -> str:

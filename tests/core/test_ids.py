@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import time
 
-from roster.ids import looks_like, new_id, random_token
+from roster.ids import ALPHABET, base62, looks_like, new_id, random_token
 
 
 def test_ids_have_the_documented_shape() -> None:
@@ -27,3 +27,12 @@ def test_random_tokens_are_long_and_distinct() -> None:
     tokens = {random_token(40) for _ in range(1000)}
     assert len(tokens) == 1000
     assert all(re.fullmatch(r"[0-9A-Za-z]{40}", token) for token in tokens)
+
+
+def test_base62_is_positional_and_fixed_width() -> None:
+    for number in [0, 1, 61, 62, 3843, 3844, 2**128 - 1, 62**22 - 1, 123456789012345678901234567890]:
+        text = base62(number, 22)
+        assert len(text) == 22
+        assert sum(ALPHABET.index(char) * 62**power for power, char in enumerate(reversed(text))) == number
+    assert base62(0, 22) == "0" * 22
+    assert base62(61, 22) == "0" * 21 + "z"

@@ -100,6 +100,7 @@ def test_tampered_and_unknown_tokens_get_the_same_404(tenant: Tenant, member: di
     token = member["path"].rsplit("/", 1)[1]
     assert len(token) == 66
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert token[:44].isalnum()
     other_contact = token[:22] + "0" * 22 + token[44:]
     pages = []
     for bad in [flipped, other_contact, "x", "0" * 66, token + "0", "%00" * 3]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -12,6 +10,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from roster import __version__
 from roster.api import sendex
+from roster.api.common import Services
 from roster.api.errors import exception_handler
 from roster.config import Settings, load_settings
 from roster.core.preferences import PreferenceLinks
@@ -27,9 +26,9 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(state: State) -> Response[dict[str, str]]:
-    db: Database = state.db
+    services: Services = state.services
     try:
-        await db.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
+        await services.db.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
     except Exception as exc:
         return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
     return Response({"status": "ok", "database": "ok"})
@@ -40,11 +39,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or load_settings()
     db = db or Database(settings.database_url)
     secret = settings.secret_key or db.run_write(instance_secret)
-    state: dict[str, Any] = {
-        "settings": settings,
-        "db": db,
-        "links": PreferenceLinks(base_url=settings.base_url, secret=secret),
-    }
+    links = PreferenceLinks(base_url=settings.base_url, secret=secret)
+    state = {"services": Services(settings, db, links)}
     return Litestar(
         route_handlers=[healthz, readyz, sendex.router, pages.router],
         state=State(state),

@@ -7,8 +7,9 @@ membership whose ``subscribed`` is its consent to that audience's mail.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -36,6 +37,18 @@ NAME_FIELDS = ("first_name", "last_name")
 MAX_NAME = 255
 
 
+class Member(NamedTuple):
+    """A contact as seen through one audience (the columns of ``_MEMBERS``)."""
+
+    id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    created_at: datetime
+    subscribed: bool
+    audience_id: str
+
+
 # The statements on the hot paths are built once, with bound parameters, and reused: on
 # this machine class building a SELECT costs more than running it.
 _AUDIENCE_EXISTS = Prepared(
@@ -44,7 +57,15 @@ _AUDIENCE_EXISTS = Prepared(
     )
 )
 _MEMBERS = (
-    select(contacts, memberships.c.subscribed, memberships.c.audience_id)
+    select(
+        contacts.c.id,
+        contacts.c.email,
+        contacts.c.first_name,
+        contacts.c.last_name,
+        contacts.c.created_at,
+        memberships.c.subscribed,
+        memberships.c.audience_id,
+    )
     .join_from(contacts, memberships, memberships.c.contact_id == contacts.c.id)
     .where(
         memberships.c.team_id == bindparam("team_id"), memberships.c.audience_id == bindparam("audience_id")
@@ -52,6 +73,12 @@ _MEMBERS = (
 )
 _MEMBER = Prepared(
     _MEMBERS.where(contacts.c.team_id == bindparam("team_id"), contacts.c.id == bindparam("contact_id"))
+)
+_SUBSCRIBED = Prepared(
+    select(memberships.c.subscribed).where(
+        memberships.c.audience_id == bindparam("audience_id"),
+        memberships.c.contact_id == bindparam("contact_id"),
+    )
 )
 _PAGE = (
     select(memberships.c.contact_id)
@@ -92,7 +119,14 @@ def _contact_upsert(dialect_name: str, changed: frozenset[str]) -> Prepared:
         stmt.on_conflict_do_update(
             index_elements=[contacts.c.team_id, contacts.c.email_normalized],
             set_={field: stmt.excluded[field] for field in (*sorted(changed), "updated_at")},
-        ).returning(contacts.c.id, contacts.c.unsubscribed)
+        ).returning(
+            contacts.c.id,
+            contacts.c.unsubscribed,
+            contacts.c.email,
+            contacts.c.first_name,
+            contacts.c.last_name,
+            contacts.c.created_at,
+        )
     )
 
 
@@ -156,8 +190,8 @@ def resubscribe(conn: Connection, team_id: str, contact_id: str) -> None:
 
 def join_audience(
     conn: Connection, team_id: str, audience_id: str, contact: Record, subscribed: bool | None
-) -> bool:
-    """Make the contact a member of the audience; ``True`` if it was not one before.
+) -> tuple[bool, bool]:
+    """Make the contact a member of the audience; ``(joined now, subscribed)``.
 
     A new membership is subscribed unless the contact unsubscribed from everything; an
     existing one keeps its consent unless ``subscribed`` is given.
@@ -175,11 +209,14 @@ def join_audience(
     created = _membership_insert(conn.dialect.name).first(conn, values) is not None
     if created:
         counts.adjust(conn, team_id, audience_id, members=1, subscribed=int(initial))
-    if not created and subscribed is not None:
+        if subscribed:
+            resubscribe(conn, team_id, contact.id)
+        return True, initial
+    if subscribed is not None:
         set_subscribed(conn, team_id, audience_id, contact.id, subscribed)
-    elif subscribed:
-        resubscribe(conn, team_id, contact.id)
-    return created
+        return False, subscribed
+    current = _SUBSCRIBED.one(conn, {"audience_id": audience_id, "contact_id": contact.id})
+    return False, bool(current.subscribed)
 
 
 def set_subscribed(
@@ -222,8 +259,17 @@ def upsert_member(
     require_audience(conn, team_id, audience_id)
     names = clean_names(fields)
     contact, _ = upsert_contact(conn, team_id, email, names)
-    created = join_audience(conn, team_id, audience_id, contact, fields.get("subscribed"))
-    return get_member(conn, team_id, audience_id, contact.id), created
+    created, subscribed = join_audience(conn, team_id, audience_id, contact, fields.get("subscribed"))
+    member = Member(
+        contact.id,
+        contact.email,
+        contact.first_name,
+        contact.last_name,
+        contact.created_at,
+        subscribed,
+        audience_id,
+    )
+    return member, created
 
 
 def update_member(

@@ -8,8 +8,9 @@ membership's contact is deleted (its ID is never reused) or the secret key is ch
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import re
+from base64 import urlsafe_b64encode
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -18,22 +19,26 @@ from sqlalchemy import Connection, select, update
 from roster.core import contacts, counts, topics
 from roster.core.clock import now
 from roster.core.errors import NotFound
-from roster.ids import ALPHABET, base62
 from roster.storage.db import Record
 from roster.storage.tables import audiences, memberships
 from roster.storage.tables import contacts as contacts_table
 
-_PART = 22  # base62 characters of an ID body, and of a 128-bit MAC
+_PART = 22  # characters of an ID body (base62), and of a 128-bit MAC (unpadded base64url)
+_TOKEN = re.compile(r"[0-9A-Za-z]{44}[0-9A-Za-z_-]{22}")
 
 
-@dataclass(frozen=True, slots=True)
 class PreferenceLinks:
-    base_url: str
-    secret: str
+    """Mints and checks the tokens of unsubscribe links under one secret."""
+
+    __slots__ = ("_key", "base_url")
+
+    def __init__(self, base_url: str, secret: str) -> None:
+        self.base_url = base_url
+        self._key = secret.encode()
 
     def _mac(self, audience_id: str, contact_id: str) -> str:
-        digest = hmac.new(self.secret.encode(), f"{audience_id}:{contact_id}".encode(), hashlib.sha256)
-        return base62(int.from_bytes(digest.digest()[:16]), _PART)
+        digest = hmac.digest(self._key, f"{audience_id}:{contact_id}".encode(), "sha256")
+        return urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
     def token(self, audience_id: str, contact_id: str) -> str:
         return (
@@ -47,7 +52,7 @@ class PreferenceLinks:
 
     def parse(self, token: str) -> tuple[str, str]:
         """``(audience_id, contact_id)`` named by a genuine token; ``NotFound`` otherwise."""
-        if len(token) != 3 * _PART or any(char not in ALPHABET for char in token):
+        if len(token) != 3 * _PART or not _TOKEN.fullmatch(token):
             raise NotFound("page")
         audience_id = "list_" + token[:_PART]
         contact_id = "contact_" + token[_PART : 2 * _PART]

@@ -11,8 +11,7 @@ open the one transaction it runs in, commit on return and roll back on an except
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 import anyio.to_thread
@@ -77,29 +76,20 @@ class Database:
             self._kept.append(conn)
         return conn
 
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Connection]:
-        if self.is_sqlite:
-            with self._sqlite_transaction(write) as conn:
-                yield conn
-            return
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _sqlite_transaction(self, write: bool) -> Iterator[Connection]:
-        """BEGIN and COMMIT on the driver: a tenth of the cost of SQLAlchemy's transaction.
-
-        A writer takes the write lock up front (``BEGIN IMMEDIATE``), so that concurrent
-        processes wait on busy_timeout instead of failing when a read lock cannot be
-        upgraded. Statements run through SQLAlchemy join the transaction (see ``_on_begin``).
-        """
+    def _run(self, write: bool, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+        if not self.is_sqlite:
+            with self.engine.connect() as conn, conn.begin():
+                return fn(conn, *args, **kwargs)
+        # SQLite: BEGIN and COMMIT on the driver, a fifth of the cost of SQLAlchemy's
+        # transaction. A writer takes the write lock up front (BEGIN IMMEDIATE), so that
+        # concurrent processes wait on busy_timeout instead of failing when a read lock
+        # cannot be upgraded. Statements run through SQLAlchemy join it (see _on_begin).
         conn = self._kept_connection()
         driver = conn.connection.dbapi_connection
         assert driver is not None
         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield conn
+            result = fn(conn, *args, **kwargs)
         except BaseException:
             if conn.in_transaction():
                 conn.rollback()
@@ -110,14 +100,15 @@ class Database:
             conn.commit()
         if driver.in_transaction:
             driver.execute("COMMIT")
+        return result
 
     def run_read(self, fn: Callable[Concatenate[Connection, P], T], *a: P.args, **k: P.kwargs) -> T:
-        with self.transaction(write=False) as conn:
-            return fn(conn, *a, **k)
+        """Run ``fn(conn, …)`` in a read transaction, here and now."""
+        return self._run(False, fn, a, k)
 
     def run_write(self, fn: Callable[Concatenate[Connection, P], T], *a: P.args, **k: P.kwargs) -> T:
-        with self.transaction(write=True) as conn:
-            return fn(conn, *a, **k)
+        """Run ``fn(conn, …)`` in a write transaction, here and now."""
+        return self._run(True, fn, a, k)
 
     async def read(self, fn: Callable[Concatenate[Connection, P], T], *a: P.args, **k: P.kwargs) -> T:
         if self.is_sqlite:

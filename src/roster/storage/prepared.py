@@ -30,7 +30,7 @@ class _Plan:
     defaults: dict[str, Any]  # values the statement carries itself, such as literals
     binds: dict[str, Callable[[Any], Any]]
     row: Any  # a namedtuple class for the result columns, or None
-    results: tuple[Processor, ...]
+    results: tuple[Processor, ...] | None  # None when no column needs converting
 
 
 def _plan(statement: Executable, dialect: Dialect) -> _Plan:
@@ -41,7 +41,10 @@ def _plan(statement: Executable, dialect: Dialect) -> _Plan:
         if processor is not None:
             binds[name] = processor
     columns = getattr(compiled, "_result_columns", [])
-    results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    processors = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+    )
+    results = processors if any(processors) else None
     row = namedtuple("Row", [column.keyname for column in columns]) if columns else None
     positional = getattr(compiled, "positiontup", None)
     defaults = {name: value for name, value in compiled.params.items() if value is not None}
@@ -58,10 +61,10 @@ class Prepared:
         plan = self._plans.get(dialect.name)
         if plan is None:
             plan = self._plans[dialect.name] = _plan(self.statement, dialect)
-        values = {
-            name: (plan.binds[name](value) if name in plan.binds else value)
-            for name, value in {**plan.defaults, **params}.items()
-        }
+        values = {**plan.defaults, **params} if plan.defaults else dict(params)
+        for name, bind in plan.binds.items():
+            if name in values:
+                values[name] = bind(values[name])
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if plan.positional is not None:
             cursor.execute(plan.sql, tuple(values[name] for name in plan.positional))
@@ -70,10 +73,10 @@ class Prepared:
         return cursor, plan
 
     def _row(self, plan: _Plan, raw: tuple[Any, ...]) -> Any:
-        return plan.row._make(
-            value if processor is None else processor(value)
-            for value, processor in zip(raw, plan.results, strict=True)
-        )
+        if plan.results is None:
+            return plan.row._make(raw)
+        converted = zip(raw, plan.results, strict=True)
+        return plan.row._make([value if convert is None else convert(value) for value, convert in converted])
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
         cursor, plan = self._cursor(conn, params)

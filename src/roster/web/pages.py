@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response, Router, get, post
 
-from roster.api.common import DEPENDENCIES, Db, Links, PathId
+from roster.api.common import DEPENDENCIES, Ctx, PathId
 from roster.core import preferences
 from roster.core.errors import NotFound
 
@@ -51,10 +51,10 @@ def _page(prefs: preferences.Preferences, message: str | None = None) -> Respons
 
 
 @get("/{token:str}")
-async def show(db: Db, links: Links, token: PathId) -> Response[str]:
+async def show(ctx: Ctx, token: PathId) -> Response[str]:
     try:
-        audience_id, contact_id = links.parse(token)
-        return _page(await db.read(preferences.load, audience_id, contact_id))
+        audience_id, contact_id = ctx.links.parse(token)
+        return _page(await ctx.db.read(preferences.load, audience_id, contact_id))
     except NotFound:
         return not_found_page()
 
@@ -67,22 +67,22 @@ _ACTIONS = {
 
 
 @post("/{token:str}", status_code=200)
-async def change(request: Request[Any, Any, Any], db: Db, links: Links, token: PathId) -> Response[str]:
+async def change(request: Request[Any, Any, Any], ctx: Ctx, token: PathId) -> Response[str]:
     try:
-        audience_id, contact_id = links.parse(token)
+        audience_id, contact_id = ctx.links.parse(token)
         form = await request.form()
         if form.get("List-Unsubscribe") == "One-Click":
-            await db.write(preferences.leave, audience_id, contact_id)
+            await ctx.db.write(preferences.leave, audience_id, contact_id)
             return Response("Unsubscribed.", status_code=200, media_type="text/plain", headers=_HEADERS)
         action = str(form.get("action", "save"))
         if action == "save":
             chosen = {str(value) for value in form.getall("topic", [])}
-            await db.write(preferences.save_topics, audience_id, contact_id, chosen)
+            await ctx.db.write(preferences.save_topics, audience_id, contact_id, chosen)
         elif action in _ACTIONS:
-            await db.write(_ACTIONS[action], audience_id, contact_id)
+            await ctx.db.write(_ACTIONS[action], audience_id, contact_id)
         else:
             return _html("Unknown action.", status=400)
-        prefs = await db.read(preferences.load, audience_id, contact_id)
+        prefs = await ctx.db.read(preferences.load, audience_id, contact_id)
         return _page(prefs, _MESSAGES[action])
     except NotFound:
         return not_found_page()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Router
 
-from roster.api.common import DEPENDENCIES, api_key_guard, bearer_token
+from roster.api.common import DEPENDENCIES, api_key_auth, bearer_token
 from roster.api.errors import ErrorDialect
 from roster.api.sendex.account import ApiKeyController, DomainController
 from roster.api.sendex.audiences import AudienceController
@@ -32,6 +32,6 @@ router = Router(
         ApiKeyController,
     ],
     dependencies=DEPENDENCIES,
-    guards=[api_key_guard(bearer_token, full_access=True)],
+    before_request=api_key_auth(bearer_token, full_access=True),
     tags=["Sendex"],
 )

@@ -8,7 +8,7 @@ import anyio.to_thread
 from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody
 
-from roster.api.common import Caller, Db, PathId, body, iso
+from roster.api.common import Ctx, PathId, body, iso
 from roster.api.sendex import render, schemas
 from roster.core import domains, teams
 
@@ -18,36 +18,34 @@ class DomainController(Controller):
     tags = ["Domains"]
 
     @get("/", summary="List domains")
-    async def list_domains(self, db: Db, principal: Caller) -> schemas.DomainList:
-        rows = await db.read(domains.list_domains, principal.team_id)
+    async def list_domains(self, ctx: Ctx) -> schemas.DomainList:
+        rows = await ctx.db.read(domains.list_domains, ctx.team_id)
         return schemas.DomainList(data=[render.domain(row) for row in rows])
 
     @post(
         "/", summary="Add a domain (pending until its TXT record is verified)", **body(schemas.DomainCreate)
     )
-    async def add_domain(
-        self, db: Db, principal: Caller, data: JSONBody[schemas.DomainCreate]
-    ) -> schemas.Domain:
-        return render.domain(await db.write(domains.add_domain, principal.team_id, data.name))
+    async def add_domain(self, ctx: Ctx, data: JSONBody[schemas.DomainCreate]) -> schemas.Domain:
+        return render.domain(await ctx.db.write(domains.add_domain, ctx.team_id, data.name))
 
     @get("/{domain_id:str}", summary="Retrieve a domain")
-    async def get_domain(self, db: Db, principal: Caller, domain_id: PathId) -> schemas.Domain:
-        return render.domain(await db.read(domains.get_domain, principal.team_id, domain_id))
+    async def get_domain(self, ctx: Ctx, domain_id: PathId) -> schemas.Domain:
+        return render.domain(await ctx.db.read(domains.get_domain, ctx.team_id, domain_id))
 
     @delete("/{domain_id:str}", status_code=200, summary="Delete a domain without audiences")
-    async def delete_domain(self, db: Db, principal: Caller, domain_id: PathId) -> schemas.Deleted:
-        await db.write(domains.delete_domain, principal.team_id, domain_id)
+    async def delete_domain(self, ctx: Ctx, domain_id: PathId) -> schemas.Deleted:
+        await ctx.db.write(domains.delete_domain, ctx.team_id, domain_id)
         return schemas.Deleted(id=domain_id)
 
     @post("/{domain_id:str}/verify", status_code=200, summary="Check the domain's TXT record now")
     async def verify_domain(
-        self, request: Request[Any, Any, Any], db: Db, principal: Caller, domain_id: PathId
+        self, request: Request[Any, Any, Any], ctx: Ctx, domain_id: PathId
     ) -> schemas.Domain:
-        domain = await db.read(domains.get_domain, principal.team_id, domain_id)
+        domain = await ctx.db.read(domains.get_domain, ctx.team_id, domain_id)
         record = domains.verification_record(domain)
-        nameserver = request.app.state.settings.dns_nameserver
+        nameserver = ctx.settings.dns_nameserver
         txt = await anyio.to_thread.run_sync(domains.lookup_txt, record["name"], nameserver)
-        return render.domain(await db.write(domains.record_verification, principal.team_id, domain_id, txt))
+        return render.domain(await ctx.db.write(domains.record_verification, ctx.team_id, domain_id, txt))
 
 
 class ApiKeyController(Controller):
@@ -55,8 +53,8 @@ class ApiKeyController(Controller):
     tags = ["API keys"]
 
     @get("/", summary="List API keys")
-    async def list_keys(self, db: Db, principal: Caller) -> schemas.ApiKeyList:
-        rows = await db.read(teams.list_keys, principal.team_id)
+    async def list_keys(self, ctx: Ctx) -> schemas.ApiKeyList:
+        rows = await ctx.db.read(teams.list_keys, ctx.team_id)
         return schemas.ApiKeyList(data=[render.api_key(row) for row in rows])
 
     @post(
@@ -64,11 +62,9 @@ class ApiKeyController(Controller):
         summary="Create an API key (its token is shown only in this response)",
         **body(schemas.ApiKeyCreate),
     )
-    async def create_key(
-        self, db: Db, principal: Caller, data: JSONBody[schemas.ApiKeyCreate]
-    ) -> schemas.ApiKeyCreated:
+    async def create_key(self, ctx: Ctx, data: JSONBody[schemas.ApiKeyCreate]) -> schemas.ApiKeyCreated:
         name = data.name if isinstance(data.name, str) else None
-        row, token = await db.write(teams.create_key, principal.team_id, data.permission, name)
+        row, token = await ctx.db.write(teams.create_key, ctx.team_id, data.permission, name)
         return schemas.ApiKeyCreated(
             id=row.id,
             name=row.name,
@@ -78,6 +74,6 @@ class ApiKeyController(Controller):
         )
 
     @delete("/{key_id:str}", status_code=200, summary="Revoke an API key")
-    async def revoke_key(self, db: Db, principal: Caller, key_id: PathId) -> schemas.Deleted:
-        await db.write(teams.revoke_key, key_id, principal.team_id)
+    async def revoke_key(self, ctx: Ctx, key_id: PathId) -> schemas.Deleted:
+        await ctx.db.write(teams.revoke_key, key_id, ctx.team_id)
         return schemas.Deleted(id=key_id)

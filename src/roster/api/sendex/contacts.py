@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
-from roster.api.common import Caller, Db, Links, PathId, body, sent
+from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendex import render, schemas
 from roster.core import contacts, topics
 
@@ -22,16 +22,14 @@ class ContactController(Controller):
     @get("/", summary="List contacts")
     async def list_contacts(
         self,
-        db: Db,
-        links: Links,
-        principal: Caller,
+        ctx: Ctx,
         audience_id: PathId,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> schemas.ContactList:
-        rows, total = await db.read(contacts.page_members, principal.team_id, audience_id, limit, offset)
+        rows, total = await ctx.db.read(contacts.page_members, ctx.team_id, audience_id, limit, offset)
         return schemas.ContactList(
-            data=[render.contact(row, links) for row in rows],
+            data=[render.contact(row, ctx.links) for row in rows],
             total=total,
             limit=limit,
             offset=offset,
@@ -40,49 +38,41 @@ class ContactController(Controller):
     @post("/", summary="Add or update a contact (upsert by email)", **body(schemas.ContactCreate))
     async def add_contact(
         self,
-        db: Db,
-        links: Links,
-        principal: Caller,
+        ctx: Ctx,
         audience_id: PathId,
         data: JSONBody[schemas.ContactCreate],
     ) -> Response[schemas.Contact]:
         fields = sent(data)
         email = fields.pop("email")
-        row, created = await db.write(contacts.upsert_member, principal.team_id, audience_id, email, fields)
-        return Response(render.contact(row, links), status_code=201 if created else 200)
+        row, created = await ctx.db.write(contacts.upsert_member, ctx.team_id, audience_id, email, fields)
+        return Response(render.contact(row, ctx.links), status_code=201 if created else 200)
 
     @get("/{contact_id:str}", summary="Retrieve a contact")
-    async def get_contact(
-        self, db: Db, links: Links, principal: Caller, audience_id: PathId, contact_id: PathId
-    ) -> schemas.Contact:
-        row = await db.read(contacts.get_member, principal.team_id, audience_id, contact_id)
-        return render.contact(row, links)
+    async def get_contact(self, ctx: Ctx, audience_id: PathId, contact_id: PathId) -> schemas.Contact:
+        row = await ctx.db.read(contacts.get_member, ctx.team_id, audience_id, contact_id)
+        return render.contact(row, ctx.links)
 
     @patch("/{contact_id:str}", summary="Update a contact", **body(schemas.ContactUpdate))
     async def update_contact(
         self,
-        db: Db,
-        links: Links,
-        principal: Caller,
+        ctx: Ctx,
         audience_id: PathId,
         contact_id: PathId,
         data: JSONBody[schemas.ContactUpdate],
     ) -> schemas.Contact:
-        row = await db.write(contacts.update_member, principal.team_id, audience_id, contact_id, sent(data))
-        return render.contact(row, links)
+        row = await ctx.db.write(contacts.update_member, ctx.team_id, audience_id, contact_id, sent(data))
+        return render.contact(row, ctx.links)
 
     @delete("/{contact_id:str}", status_code=200, summary="Delete a contact from the audience")
-    async def delete_contact(
-        self, db: Db, principal: Caller, audience_id: PathId, contact_id: PathId
-    ) -> schemas.Deleted:
-        await db.write(contacts.remove_member, principal.team_id, audience_id, contact_id)
+    async def delete_contact(self, ctx: Ctx, audience_id: PathId, contact_id: PathId) -> schemas.Deleted:
+        await ctx.db.write(contacts.remove_member, ctx.team_id, audience_id, contact_id)
         return schemas.Deleted(id=contact_id)
 
     @get("/{contact_id:str}/topics", summary="Get contact topic subscriptions")
     async def get_contact_topics(
-        self, db: Db, principal: Caller, audience_id: PathId, contact_id: PathId
+        self, ctx: Ctx, audience_id: PathId, contact_id: PathId
     ) -> schemas.ContactTopicList:
-        rows = await db.read(topics.contact_topics, principal.team_id, audience_id, contact_id)
+        rows = await ctx.db.read(topics.contact_topics, ctx.team_id, audience_id, contact_id)
         return schemas.ContactTopicList(
             data=[
                 schemas.ContactTopic(topic_id=row.topic_id, name=row.name, subscribed=row.subscribed)
@@ -95,15 +85,14 @@ class ContactController(Controller):
     )
     async def update_contact_topic(
         self,
-        db: Db,
-        principal: Caller,
+        ctx: Ctx,
         audience_id: PathId,
         contact_id: PathId,
         data: JSONBody[schemas.TopicChoice],
     ) -> schemas.TopicChoice:
-        await db.write(
+        await ctx.db.write(
             topics.choose,
-            principal.team_id,
+            ctx.team_id,
             audience_id,
             contact_id,
             data.topic_id,
