@@ -26,19 +26,28 @@ for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "bus
 AUTH = "SELECT id, team_id, permission FROM api_keys WHERE token_hash = ? AND revoked_at IS NULL"
 MEMBER = (
     "SELECT c.id, c.email, c.first_name, c.last_name, c.created_at, m.subscribed FROM contacts c "
-    "JOIN memberships m ON m.contact_id = c.id WHERE m.team_id = ? AND m.audience_id = ? AND c.team_id = ? AND c.id = ?"
+    "JOIN memberships m ON m.contact_id = c.id "
+    "WHERE m.team_id = ? AND m.audience_id = ? AND c.team_id = ? AND c.id = ?"
 )
 COUNT = "SELECT coalesce(sum(members), 0) FROM audience_counts WHERE audience_id = ?"
 PAGE = (
     "SELECT c.id, c.email, c.first_name, c.last_name, c.created_at, m.subscribed FROM contacts c "
-    "JOIN memberships m ON m.contact_id = c.id JOIN (SELECT contact_id FROM memberships WHERE audience_id = ? "
+    "JOIN memberships m ON m.contact_id = c.id "
+    "JOIN (SELECT contact_id FROM memberships WHERE audience_id = ? "
     "ORDER BY contact_id LIMIT ? OFFSET ?) p ON p.contact_id = m.contact_id "
     "WHERE m.team_id = ? AND m.audience_id = ? ORDER BY m.contact_id"
 )
 UPSERT = (
-    "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, unsubscribed, created_at, "
-    "updated_at) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?) ON CONFLICT (team_id, email_normalized) DO UPDATE SET "
-    "first_name = excluded.first_name, updated_at = excluded.updated_at RETURNING id, unsubscribed"
+    "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, unsubscribed, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?) "
+    "ON CONFLICT (team_id, email_normalized) DO UPDATE SET first_name = excluded.first_name, "
+    "updated_at = excluded.updated_at RETURNING id, email, first_name, last_name, created_at, unsubscribed"
+)
+AUDIENCE = "SELECT id FROM audiences WHERE team_id = ? AND id = ?"
+SUBSCRIBED = "SELECT subscribed FROM memberships WHERE audience_id = ? AND contact_id = ?"
+COUNTED = (
+    "INSERT INTO audience_counts (audience_id, slot, team_id, members, subscribed) VALUES (?, 0, ?, 1, 1) "
+    "ON CONFLICT (audience_id, slot) DO UPDATE SET members = members + 1, subscribed = subscribed + 1"
 )
 JOIN = (
     "INSERT INTO memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
@@ -47,8 +56,14 @@ JOIN = (
 
 
 def row_json(row: tuple[Any, ...]) -> dict[str, Any]:
-    return {"id": row[0], "email": row[1], "first_name": row[2], "last_name": row[3], "created_at": row[4],
-            "subscribed": bool(row[5])}
+    return {
+        "id": row[0],
+        "email": row[1],
+        "first_name": row[2],
+        "last_name": row[3],
+        "created_at": row[4],
+        "subscribed": bool(row[5]),
+    }
 
 
 async def read_body(receive: Any) -> bytes:
@@ -76,12 +91,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S.000000")
             email = data["email"].strip()
             conn.execute("BEGIN IMMEDIATE")
-            contact = conn.execute(UPSERT, (new_id("contact"), team, email, email.lower(), data.get("first_name"),
-                                            stamp, stamp)).fetchone()
+            conn.execute(AUDIENCE, (team, audience)).fetchone()
+            values = (new_id("contact"), team, email, email.lower(), data.get("first_name"), stamp, stamp)
+            contact = conn.execute(UPSERT, values).fetchone()
             created = conn.execute(JOIN, (audience, contact[0], team, stamp, stamp)).fetchone() is not None
-            row = conn.execute(MEMBER, (team, audience, team, contact[0])).fetchone()
+            if created:
+                conn.execute(COUNTED, (audience, team))
+                subscribed = 1
+            else:
+                subscribed = conn.execute(SUBSCRIBED, (audience, contact[0])).fetchone()[0]
             conn.execute("COMMIT")
-            status, payload = (201 if created else 200), row_json(row)
+            status, payload = (201 if created else 200), row_json((*contact[:5], subscribed))
         elif len(parts) == 7:
             conn.execute("BEGIN")
             row = conn.execute(MEMBER, (team, audience, team, parts[6])).fetchone()
@@ -91,12 +111,15 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             query = parse_qs(scope["query_string"].decode())
             limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
             conn.execute("BEGIN")
+            conn.execute(AUDIENCE, (team, audience)).fetchone()
             total = conn.execute(COUNT, (audience,)).fetchone()[0]
             rows = conn.execute(PAGE, (audience, limit, offset, team, audience)).fetchall()
             conn.execute("COMMIT")
-            status, payload = 200, {"data": [row_json(r) for r in rows], "total": total, "limit": limit,
-                                    "offset": offset}
+            status, payload = (
+                200,
+                {"data": [row_json(r) for r in rows], "total": total, "limit": limit, "offset": offset},
+            )
     body = msgspec.json.encode(payload)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -4,8 +4,9 @@
 
 Seeds a fresh SQLite database with one audience of N contacts, starts `roster serve`
 (granian, one worker), drives it with wrk on loopback, then does the same against
-bench/ceiling.py (the same SQL through sqlite3 in a bare ASGI app on granian), and prints
-req/s, p99 and the ratio for: contact upsert, contact GET, list page at offset 0 and at
+bench/ceiling.py (the same SQL through sqlite3 in a bare ASGI app on granian) and against
+bench/floor.py (Litestar with the same routes and no database), and prints req/s, p99 and
+the ratio to the ceiling for: contact upsert, contact GET, list page at offset 0 and at
 offset 90,000. With --write, replaces the results table in docs/benchmarks.md.
 """
 
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,7 +79,8 @@ def seed(url: str, count: int) -> Seeded:
         members,
     )
     cursor.execute(
-        "INSERT INTO audience_counts (audience_id, slot, team_id, members, subscribed) VALUES (?, 0, ?, ?, ?)",
+        "INSERT INTO audience_counts (audience_id, slot, team_id, members, subscribed) "
+        "VALUES (?, 0, ?, ?, ?)",
         (audience_id, team_id, count, count),
     )
     cursor.execute("COMMIT")
@@ -140,11 +143,23 @@ def parse_wrk(output: str) -> tuple[float, float, int]:
     return rps, p99, int(bad.group(1)) if bad else 0
 
 
-def run_wrk(port: int, script: str, duration: int, connections: int, workdir: Path) -> tuple[float, float, int]:
+Result = tuple[float, float, int]  # req/s, p99 in ms, non-2xx responses
+
+
+def run_wrk(port: int, script: str, duration: int, connections: int, workdir: Path) -> Result:
     lua = workdir / "script.lua"
     lua.write_text(script)
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(lua), f"http://127.0.0.1:{port}"],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(lua),
+            f"http://127.0.0.1:{port}",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -165,47 +180,68 @@ def scenarios(seeded: Seeded) -> dict[str, str]:
     }
 
 
-def measure(url: str, seeded: Seeded, args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, tuple]]:
-    env = {**os.environ, "ROSTER_DATABASE_URL": url}
-    results: dict[str, dict[str, tuple]] = {"roster": {}, "ceiling": {}}
-    servers = {
-        "roster": lambda port: [sys.executable, "-m", "roster", "serve", "--port", str(port)],
-        "ceiling": lambda port: [
-            sys.executable, "-m", "granian", "--interface", "asgi", "--port", str(port), "--workers", "1",
-            "--no-ws", "bench.ceiling:app",
-        ],
-    }
-    for name, command in servers.items():
+def granian(target: str) -> Callable[[int], list[str]]:
+    return lambda port: [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        target,
+    ]
+
+
+SERVERS: dict[str, Callable[[int], list[str]]] = {
+    "roster": lambda port: [sys.executable, "-m", "roster", "serve", "--port", str(port)],
+    "floor": granian("bench.floor:app"),
+    "ceiling": granian("bench.ceiling:app"),
+}
+
+
+def measure(
+    url: str, seeded: Seeded, args: argparse.Namespace, workdir: Path
+) -> dict[str, dict[str, Result]]:
+    env = {**os.environ, "ROSTER_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    results: dict[str, dict[str, Result]] = {name: {} for name in SERVERS}
+    for name, command in SERVERS.items():
         port = free_port()
-        process = start_server(command(port), {**env, "PYTHONPATH": str(ROOT)}, port)
+        process = start_server(command(port), env, port)
         try:
             for label, script in scenarios(seeded).items():
                 run_wrk(port, script, 2, args.connections, workdir)  # warm-up
-                results[name][label] = run_wrk(port, script, args.duration, args.connections, workdir)
-                print(f"{name:8} {label:24} {results[name][label][0]:9.0f} req/s  p99 {results[name][label][1]:7.2f} ms",
-                      flush=True)
+                result = results[name][label] = run_wrk(
+                    port, script, args.duration, args.connections, workdir
+                )
+                print(f"{name:8} {label:24} {result[0]:9.0f} req/s  p99 {result[1]:7.2f} ms", flush=True)
         finally:
             process.terminate()
             process.wait(timeout=15)
     return results
 
 
-def table(results: dict[str, dict[str, tuple]]) -> str:
+def table(results: dict[str, dict[str, Result]]) -> str:
     lines = [
-        "| endpoint | Roster req/s | Roster p99 | ceiling req/s | ceiling p99 | Roster / ceiling |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| endpoint | Roster req/s | Roster p99 | ceiling req/s | ceiling p99 | Roster / ceiling "
+        "| framework floor req/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, (rps, p99, bad) in results["roster"].items():
         c_rps, c_p99, _ = results["ceiling"][label]
         note = f" ({bad} non-2xx)" if bad else ""
         lines.append(
-            f"| {label}{note} | {rps:,.0f} | {p99:.2f} ms | {c_rps:,.0f} | {c_p99:.2f} ms | {rps / c_rps:.0%} |"
+            f"| {label}{note} | {rps:,.0f} | {p99:.2f} ms | {c_rps:,.0f} | {c_p99:.2f} ms "
+            f"| {rps / c_rps:.0%} | {results['floor'][label][0]:,.0f} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)

@@ -39,6 +39,7 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.terminate()
     process.wait(timeout=15)
     assert process.stdout is not None
+    assert process.stdout.read() == ""  # --json: one object on stdout, logs elsewhere
     process.stdout.close()
 
 

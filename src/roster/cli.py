@@ -74,6 +74,19 @@ def _domain_payload(row: Record) -> dict[str, Any]:
     }
 
 
+# The server's own log lines go to stderr: stdout carries the command's output (--json).
+SERVER_LOGS_TO_STDERR = {
+    "handlers": {
+        name: {
+            "formatter": name if name == "access" else "generic",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+        }
+        for name in ("console", "access")
+    }
+}
+
+
 def _bootstrap(conn: Connection) -> dict[str, Any] | None:
     """On a database with no team: a default team with a full-access key, shown once."""
     if teams.any_team(conn):
@@ -122,6 +135,7 @@ def serve(
         workers=workers,
         factory=True,
         log_access=False,
+        log_dictconfig=SERVER_LOGS_TO_STDERR,
     ).serve()
 
 

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
+
+from roster.storage.db import Database
+from roster.storage.tables import topic_choices
 from tests.conftest import Tenant
 
 
@@ -68,12 +72,18 @@ def test_topic_validation(tenant: Tenant) -> None:
     assert tenant.get(topics_path(audience["id"])).json()["total"] == 0
 
 
-def test_defaults_and_choices_drive_subscriptions_and_counts(tenant: Tenant) -> None:
+def choice_rows(db: Database, topic_id: str) -> int:
+    query = select(func.count()).select_from(topic_choices).where(topic_choices.c.topic_id == topic_id)
+    return int(db.run_read(lambda conn: conn.execute(query).scalar_one()))
+
+
+def test_defaults_and_choices_drive_subscriptions_and_counts(tenant: Tenant, db: Database) -> None:
     audience = tenant.audience()
     people = [tenant.contact(audience["id"], f"t{i}@example.net") for i in range(4)]
     tenant.contact(audience["id"], "gone@example.net", subscribed=False)
     auto = make_topic(tenant, audience["id"], name="Auto")
     opt_in = make_topic(tenant, audience["id"], name="OptIn", default_subscribed="opt-in")
+    assert choice_rows(db, auto["id"]) == choice_rows(db, opt_in["id"]) == 0
 
     # No row per contact was needed: defaults apply to everyone.
     assert contact_topics(tenant, audience["id"], people[0]["id"]) == {"Auto": True, "OptIn": False}
