@@ -7,35 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Litestar, Request, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from roster.api.common import body
-
-
-class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
-    email: str
-    first_name: str | None = None
-
-
-class Contact(msgspec.Struct):
-    id: str
-    email: str
-    first_name: str | None
-    last_name: str | None
-    subscribed: bool
-    created_at: str
-    unsubscribe_url: str
-
-
-class ContactList(msgspec.Struct):
-    data: list[Contact]
-    total: int
-    limit: int
-    offset: int
-
+from roster.api.sendex.schemas import Contact, ContactCreate, ContactList
 
 CANNED = Contact(
     "contact_0", "a@example.com", "A", "B", True, "2025-01-01T00:00:00.000Z", "http://x/unsubscribe/t"
@@ -67,9 +44,9 @@ async def list_contacts(
     return ContactList([CANNED] * limit, 100_000, limit, offset)
 
 
-@post("/{audience_id:str}/contacts", **body(ContactIn))
+@post("/{audience_id:str}/contacts", **body(ContactCreate))
 async def add_contact(
-    ctx: NamedDependency[str], audience_id: FromPath[str], data: JSONBody[ContactIn]
+    ctx: NamedDependency[str], audience_id: FromPath[str], data: JSONBody[ContactCreate]
 ) -> Contact:
     return CANNED
 

@@ -32,10 +32,10 @@ ROUTES = [
 ]
 
 
-@pytest.fixture
-def ids(tenant: Tenant) -> dict[str, str]:
+def seed_objects(tenant: Tenant, email: str) -> dict[str, str]:
+    """One object of every kind the routes name, in the tenant's team; their IDs by kind."""
     audience = tenant.audience()
-    contact = tenant.contact(audience["id"], "auth@example.net")
+    contact = tenant.contact(audience["id"], email)
     topic = tenant.post(f"/api/v1/audiences/{audience['id']}/topics", json={"name": "T"}).json()
     key = tenant.post("/api/v1/api-keys", json={"name": "spare"}).json()
     return {
@@ -45,6 +45,11 @@ def ids(tenant: Tenant) -> dict[str, str]:
         "domain": tenant.domain_id,
         "key": key["id"],
     }
+
+
+@pytest.fixture
+def ids(tenant: Tenant) -> dict[str, str]:
+    return seed_objects(tenant, "auth@example.net")
 
 
 @pytest.mark.parametrize(("method", "route"), ROUTES)

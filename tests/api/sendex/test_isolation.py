@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.sendex.test_auth import ROUTES
+from tests.api.sendex.test_auth import ROUTES, seed_objects
 from tests.conftest import Tenant
 
 
 @pytest.fixture
 def theirs(other: Tenant) -> dict[str, str]:
-    audience = other.audience()
-    contact = other.contact(audience["id"], "private@example.net")
-    topic = other.post(f"/api/v1/audiences/{audience['id']}/topics", json={"name": "T"}).json()
-    key = other.post("/api/v1/api-keys", json={"name": "theirs"}).json()
-    return {
-        "audience": audience["id"],
-        "contact": contact["id"],
-        "topic": topic["id"],
-        "domain": other.domain_id,
-        "key": key["id"],
-    }
+    return seed_objects(other, "private@example.net")
 
 
 BODIES = {
