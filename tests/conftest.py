@@ -132,6 +132,11 @@ class Tenant:
     def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", path, **kwargs)
 
+    def sendx(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        """A raw call to the SendX dialect (``/api/v1/rest`` + ``path``) with this team's key."""
+        headers = {"X-Team-ApiKey": token or self.token, **kwargs.pop("headers", {})}
+        return self.client.request(method, f"/api/v1/rest{path}", headers=headers, **kwargs)
+
     def key(self, permission: str) -> str:
         response = self.post("/api/v1/api-keys", json={"permission": permission})
         assert response.status_code == 201, response.text

@@ -9,7 +9,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from roster import __version__
-from roster.api import sendex
+from roster.api import sendex, sendx
 from roster.api.common import Services
 from roster.api.errors import exception_handler
 from roster.config import Settings, load_settings
@@ -42,13 +42,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     links = PreferenceLinks(base_url=settings.base_url, secret=secret)
     state = {"services": Services(settings, db, links)}
     return Litestar(
-        route_handlers=[healthz, readyz, sendex.router, pages.router],
+        route_handlers=[healthz, readyz, sendex.router, sendx.router, pages.router],
         state=State(state),
-        exception_handlers={Exception: exception_handler([sendex.errors])},
+        exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors])},
         openapi_config=OpenAPIConfig(
             title="Roster",
             version=__version__,
-            description="Sendex-compatible API at /api/v1. Authenticate with `Authorization: Bearer sk_…`.",
+            description=(
+                "Sendex-compatible API at /api/v1 (`Authorization: Bearer sk_…`); "
+                "SendX-compatible API at /api/v1/rest (`X-Team-ApiKey: sk_…`)."
+            ),
             path="/docs",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),

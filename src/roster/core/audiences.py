@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select
+from sqlalchemy import Connection, Select, delete, insert, select, update
 
 from roster.core import contacts, counts
 from roster.core.clock import now
 from roster.core.domains import VERIFIED, find_domain
 from roster.core.errors import Invalid, NotFound
+from roster.core.named import clean_name, search_page
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import audiences, domains, memberships
-
-MAX_NAME = 255
-
-
-def clean_name(raw: str, field: str = "name") -> str:
-    name = raw.strip()
-    if not name:
-        raise Invalid(field, "is required")
-    if len(name) > MAX_NAME:
-        raise Invalid(field, f"must be at most {MAX_NAME} characters")
-    return name
 
 
 def _audience_query(team_id: str) -> Select[Any]:
@@ -78,3 +69,52 @@ def delete_audience(conn: Connection, team_id: str, audience_id: str) -> None:
     members = select(memberships.c.contact_id).where(memberships.c.audience_id == audience_id)
     contacts.delete_unused(conn, team_id, members, leaving=audience_id)
     conn.execute(delete(audiences).where(audiences.c.team_id == team_id, audiences.c.id == audience_id))
+
+
+LIST_TYPES = (0, 1)  # single opt-in, double opt-in
+
+
+def _clean_list(fields: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    if "name" in fields:
+        cleaned["name"] = clean_name(fields["name"])
+    if "list_type" in fields:
+        if fields["list_type"] not in LIST_TYPES:
+            raise Invalid("type", "must be 0 (single opt-in) or 1 (double opt-in)")
+        cleaned["list_type"] = fields["list_type"]
+    return cleaned
+
+
+def create_list(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> Record:
+    """An audience that belongs to no domain (a SendX list)."""
+    if "name" not in fields:
+        raise Invalid("name", "is required")
+    values = {"list_type": 0, **_clean_list(fields)}
+    audience_id = new_id("list")
+    stamp = now()
+    conn.execute(
+        insert(audiences).values(
+            id=audience_id, team_id=team_id, created_at=stamp, updated_at=stamp, **values
+        )
+    )
+    return get_audience(conn, team_id, audience_id)
+
+
+def page_audiences(
+    conn: Connection, team_id: str, offset: int, limit: int, search: str | None
+) -> list[Record]:
+    """All the team's audiences, whatever their domain, oldest first."""
+    query = search_page(_audience_query(team_id), audiences, offset, limit, search)
+    return list(conn.execute(query))
+
+
+def update_audience(conn: Connection, team_id: str, audience_id: str, fields: Mapping[str, Any]) -> Record:
+    contacts.require_audience(conn, team_id, audience_id)
+    changes = _clean_list(fields)
+    if changes:
+        conn.execute(
+            update(audiences)
+            .where(audiences.c.team_id == team_id, audiences.c.id == audience_id)
+            .values(**changes, updated_at=now())
+        )
+    return get_audience(conn, team_id, audience_id)

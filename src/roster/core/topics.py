@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, case, delete, func, insert, select, update
 
 from roster.core import counts
-from roster.core.audiences import clean_name
 from roster.core.clock import now
 from roster.core.contacts import get_member, require_audience, upsert_statement
 from roster.core.errors import Invalid, NotFound
+from roster.core.named import clean_name
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import memberships, topic_choices, topics

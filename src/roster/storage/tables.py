@@ -120,6 +120,7 @@ audiences = Table(
     Column("domain_id", ObjectId, ForeignKey("domains.id", ondelete="RESTRICT")),
     Column("name", String(255), nullable=False),
     Column("description", Text),
+    Column("list_type", SmallInteger, nullable=False, server_default="0"),
     _created(),
     _updated(),
     Index(None, "team_id", "domain_id"),
@@ -152,6 +153,32 @@ memberships = Table(
     PrimaryKeyConstraint("audience_id", "contact_id"),
     Index(None, "contact_id"),
     sqlite_with_rowid=False,
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(255), nullable=False),
+    Column("name_normalized", String(255), nullable=False),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "name_normalized"),
+)
+
+custom_fields = Table(
+    "custom_fields",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(255), nullable=False),
+    Column("name_normalized", String(255), nullable=False),
+    Column("field_type", SmallInteger, nullable=False),
+    Column("description", Text),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "name_normalized"),
 )
 
 audience_counts = Table(

@@ -19,7 +19,7 @@ class AudienceCreate(Request):
 class Audience(Struct):
     id: str
     name: str
-    domain: str
+    domain: str | None  # None for a list made through another dialect
     contact_count: int
     created_at: str
 

@@ -1,0 +1,16 @@
+"""SendX paging: ``offset`` ≥ 0, ``limit`` 1–100 (default 10), ``search`` of 2–255 characters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.params import QueryParameter
+
+Offset = Annotated[int, QueryParameter(ge=0, description="Number of records to skip")]
+Limit = Annotated[
+    int, QueryParameter(ge=1, le=100, description="Maximum number of records to return (1–100)")
+]
+Search = Annotated[
+    str | None,
+    QueryParameter(min_length=2, max_length=255, description="Case-insensitive substring of the name"),
+]

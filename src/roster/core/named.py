@@ -1,0 +1,54 @@
+"""What every team-owned object with a name shares: paging, search and unique names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, Table, func, select
+
+from roster.core.errors import Conflict, Invalid, NotFound
+from roster.storage.db import Record
+
+MAX_NAME = 255
+
+
+def clean_name(raw: str, field: str = "name") -> str:
+    name = raw.strip()
+    if not name:
+        raise Invalid(field, "is required")
+    if len(name) > MAX_NAME:
+        raise Invalid(field, f"must be at most {MAX_NAME} characters")
+    return name
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive substring pattern for ``LIKE … ESCAPE '\\'``, the text taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_page(query: Select[Any], table: Table, offset: int, limit: int, search: str | None) -> Select[Any]:
+    """``query`` over ``table``: the rows whose name holds ``search`` (if any), oldest first, one page."""
+    if search:
+        query = query.where(func.lower(table.c.name).like(like_pattern(search), escape="\\"))
+    return query.order_by(table.c.id).offset(offset).limit(limit)
+
+
+def get_owned(conn: Connection, table: Table, kind: str, team_id: str, object_id: str) -> Record:
+    row = conn.execute(select(table).where(table.c.team_id == team_id, table.c.id == object_id)).first()
+    if row is None:
+        raise NotFound(kind, object_id)
+    return row
+
+
+def require_unique_name(
+    conn: Connection, table: Table, kind: str, team_id: str, name: str, keep: str | None = None
+) -> str:
+    """The normalized form of ``name``; ``Conflict`` if another object of the team has it."""
+    normalized = name.lower()
+    query = select(table.c.id).where(table.c.team_id == team_id, table.c.name_normalized == normalized)
+    if keep is not None:
+        query = query.where(table.c.id != keep)
+    if conn.execute(query).first() is not None:
+        raise Conflict(f"a {kind.replace('_', ' ')} named `{name}` already exists")
+    return normalized

@@ -1,0 +1,55 @@
+"""Tags: team-wide labels for contacts, unique by name (case-insensitively)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from roster.core.clock import now
+from roster.core.named import clean_name, get_owned, require_unique_name, search_page
+from roster.ids import new_id
+from roster.storage.db import Record
+from roster.storage.tables import tags
+
+
+def create_tag(conn: Connection, team_id: str, name: str) -> Record:
+    name = clean_name(name)
+    normalized = require_unique_name(conn, tags, "tag", team_id, name)
+    tag_id = new_id("tag")
+    stamp = now()
+    conn.execute(
+        insert(tags).values(
+            id=tag_id,
+            team_id=team_id,
+            name=name,
+            name_normalized=normalized,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+    )
+    return get_tag(conn, team_id, tag_id)
+
+
+def get_tag(conn: Connection, team_id: str, tag_id: str) -> Record:
+    return get_owned(conn, tags, "tag", team_id, tag_id)
+
+
+def page_tags(conn: Connection, team_id: str, offset: int, limit: int, search: str | None) -> list[Record]:
+    query = search_page(select(tags).where(tags.c.team_id == team_id), tags, offset, limit, search)
+    return list(conn.execute(query))
+
+
+def rename_tag(conn: Connection, team_id: str, tag_id: str, name: str) -> Record:
+    get_tag(conn, team_id, tag_id)
+    name = clean_name(name)
+    normalized = require_unique_name(conn, tags, "tag", team_id, name, keep=tag_id)
+    conn.execute(
+        update(tags)
+        .where(tags.c.id == tag_id)
+        .values(name=name, name_normalized=normalized, updated_at=now())
+    )
+    return get_tag(conn, team_id, tag_id)
+
+
+def delete_tag(conn: Connection, team_id: str, tag_id: str) -> None:
+    get_tag(conn, team_id, tag_id)
+    conn.execute(delete(tags).where(tags.c.team_id == team_id, tags.c.id == tag_id))
