@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, insert, select, update
 
-from roster.core import contacts, counts
+from roster.core import counts
 from roster.core.clock import now
 from roster.core.domains import VERIFIED, find_domain
 from roster.core.errors import Invalid, NotFound
+from roster.core.memberships import delete_unused, require_audience
 from roster.core.named import clean_name, search_page
 from roster.ids import new_id
 from roster.storage.db import Record
@@ -65,9 +66,9 @@ def list_audiences_of_domain(conn: Connection, team_id: str, domain_name: str) -
 
 def delete_audience(conn: Connection, team_id: str, audience_id: str) -> None:
     """Delete the audience with its topics and memberships, and the contacts it leaves unused."""
-    contacts.require_audience(conn, team_id, audience_id)
+    require_audience(conn, team_id, audience_id)
     members = select(memberships.c.contact_id).where(memberships.c.audience_id == audience_id)
-    contacts.delete_unused(conn, team_id, members, leaving=audience_id)
+    delete_unused(conn, team_id, members, leaving=audience_id)
     conn.execute(delete(audiences).where(audiences.c.team_id == team_id, audiences.c.id == audience_id))
 
 
@@ -109,7 +110,7 @@ def page_audiences(
 
 
 def update_audience(conn: Connection, team_id: str, audience_id: str, fields: Mapping[str, Any]) -> Record:
-    contacts.require_audience(conn, team_id, audience_id)
+    require_audience(conn, team_id, audience_id)
     changes = _clean_list(fields)
     if changes:
         conn.execute(

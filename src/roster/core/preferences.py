@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
-from roster.core import contacts, counts, topics
+from roster.core import counts, topics
 from roster.core.clock import now
 from roster.core.errors import NotFound
+from roster.core.memberships import set_subscribed
 from roster.storage.db import Record
 from roster.storage.tables import audiences, memberships
 from roster.storage.tables import contacts as contacts_table
@@ -102,12 +103,12 @@ def save_topics(conn: Connection, audience_id: str, contact_id: str, chosen: Col
 
 def leave(conn: Connection, audience_id: str, contact_id: str) -> None:
     member = _membership(conn, audience_id, contact_id)
-    contacts.set_subscribed(conn, member.team_id, audience_id, contact_id, False)
+    set_subscribed(conn, member.team_id, audience_id, contact_id, False)
 
 
 def rejoin(conn: Connection, audience_id: str, contact_id: str) -> None:
     member = _membership(conn, audience_id, contact_id)
-    contacts.set_subscribed(conn, member.team_id, audience_id, contact_id, True)
+    set_subscribed(conn, member.team_id, audience_id, contact_id, True)
 
 
 def unsubscribe_everywhere(conn: Connection, audience_id: str, contact_id: str) -> None:

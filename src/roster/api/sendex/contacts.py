@@ -9,7 +9,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendex import render, schemas
-from roster.core import contacts, topics
+from roster.core import memberships, topics
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Number of contacts to return (1–200)")]
 Offset = Annotated[int, QueryParameter(ge=0, description="Pagination offset")]
@@ -27,7 +27,7 @@ class ContactController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> schemas.ContactList:
-        rows, total = await ctx.db.read(contacts.page_members, ctx.team_id, audience_id, limit, offset)
+        rows, total = await ctx.db.read(memberships.page_members, ctx.team_id, audience_id, limit, offset)
         return schemas.ContactList(
             data=[render.contact(row, ctx.links) for row in rows],
             total=total,
@@ -44,12 +44,12 @@ class ContactController(Controller):
     ) -> Response[schemas.Contact]:
         fields = sent(data)
         email = fields.pop("email")
-        row, created = await ctx.db.write(contacts.upsert_member, ctx.team_id, audience_id, email, fields)
+        row, created = await ctx.db.write(memberships.upsert_member, ctx.team_id, audience_id, email, fields)
         return Response(render.contact(row, ctx.links), status_code=201 if created else 200)
 
     @get("/{contact_id:str}", summary="Retrieve a contact")
     async def get_contact(self, ctx: Ctx, audience_id: PathId, contact_id: PathId) -> schemas.Contact:
-        row = await ctx.db.read(contacts.get_member, ctx.team_id, audience_id, contact_id)
+        row = await ctx.db.read(memberships.get_member, ctx.team_id, audience_id, contact_id)
         return render.contact(row, ctx.links)
 
     @patch("/{contact_id:str}", summary="Update a contact", **body(schemas.ContactUpdate))
@@ -60,12 +60,12 @@ class ContactController(Controller):
         contact_id: PathId,
         data: JSONBody[schemas.ContactUpdate],
     ) -> schemas.Contact:
-        row = await ctx.db.write(contacts.update_member, ctx.team_id, audience_id, contact_id, sent(data))
+        row = await ctx.db.write(memberships.update_member, ctx.team_id, audience_id, contact_id, sent(data))
         return render.contact(row, ctx.links)
 
     @delete("/{contact_id:str}", status_code=200, summary="Delete a contact from the audience")
     async def delete_contact(self, ctx: Ctx, audience_id: PathId, contact_id: PathId) -> schemas.Deleted:
-        await ctx.db.write(contacts.remove_member, ctx.team_id, audience_id, contact_id)
+        await ctx.db.write(memberships.remove_member, ctx.team_id, audience_id, contact_id)
         return schemas.Deleted(id=contact_id)
 
     @get("/{contact_id:str}/topics", summary="Get contact topic subscriptions")

@@ -1,7 +1,6 @@
-"""Contacts and their membership of audiences.
-
-A contact is team-wide and identified by its normalized email. In an audience it has a
-membership whose ``subscribed`` is its consent to that audience's mail.
+"""Contacts in audiences: a membership's ``subscribed`` is the contact's consent to that
+audience's mail. This is the Sendex view of a contact; the contact itself is team-wide
+(``roster.core.contacts``), identified by its normalized email.
 """
 
 from __future__ import annotations
