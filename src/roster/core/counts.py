@@ -14,10 +14,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from roster.storage.prepared import Prepared
 from roster.storage.tables import audience_counts, audiences
+from roster.storage.upsert import insert_for
 
 SLOTS = 8
 
@@ -31,7 +31,7 @@ _TOTALS = Prepared(
 
 @cache
 def _add(dialect_name: str) -> Prepared:
-    insert: Any = (postgresql if dialect_name == "postgresql" else sqlite).insert(audience_counts)
+    insert = insert_for(dialect_name, audience_counts)
     return Prepared(
         insert.on_conflict_do_update(
             index_elements=[audience_counts.c.audience_id, audience_counts.c.slot],

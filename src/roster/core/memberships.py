@@ -12,16 +12,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
-    Insert,
-    Table,
     and_,
     bindparam,
     delete,
     exists,
+    or_,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from roster.core import counts
 from roster.core.clock import now
@@ -30,7 +28,17 @@ from roster.core.errors import Invalid, NotFound
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
-from roster.storage.tables import audiences, contacts, memberships, topic_choices, topics
+from roster.storage.tables import (
+    audiences,
+    contact_events,
+    contact_tags,
+    contact_values,
+    contacts,
+    memberships,
+    topic_choices,
+    topics,
+)
+from roster.storage.upsert import insert_for
 
 NAME_FIELDS = ("first_name", "last_name")
 MAX_NAME = 255
@@ -98,22 +106,10 @@ def require_audience(conn: Connection, team_id: str, audience_id: str) -> None:
         raise NotFound("audience", audience_id)
 
 
-def upsert_statement(conn: Connection, table: Table) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` support for the connection's database."""
-    return _insert_for(conn.dialect.name, table)
-
-
-@cache
-def _insert_for(dialect_name: str, table: Table) -> Insert:
-    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
-    stmt: Insert = dialect.insert(table)
-    return stmt
-
-
 @cache
 def _contact_upsert(dialect_name: str, changed: frozenset[str]) -> Prepared:
     """Insert a contact, or on its email's conflict update ``changed`` fields and ``updated_at``."""
-    stmt: Any = _insert_for(dialect_name, contacts)
+    stmt: Any = insert_for(dialect_name, contacts)
     return Prepared(
         stmt.on_conflict_do_update(
             index_elements=[contacts.c.team_id, contacts.c.email_normalized],
@@ -131,7 +127,7 @@ def _contact_upsert(dialect_name: str, changed: frozenset[str]) -> Prepared:
 
 @cache
 def _membership_insert(dialect_name: str) -> Prepared:
-    stmt: Any = _insert_for(dialect_name, memberships)
+    stmt: Any = insert_for(dialect_name, memberships)
     return Prepared(
         stmt.on_conflict_do_nothing(
             index_elements=[memberships.c.audience_id, memberships.c.contact_id]
@@ -307,6 +303,20 @@ def remove_member(conn: Connection, team_id: str, audience_id: str, contact_id: 
     counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(member.subscribed))
     if delete_unused(conn, team_id, [contact_id], leaving=audience_id):
         return
+    _forget(conn, audience_id, contact_id)
+
+
+def leave_audience(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> None:
+    """Take the contact out of the audience, keeping the contact."""
+    current = _SUBSCRIBED.first(conn, {"audience_id": audience_id, "contact_id": contact_id})
+    if current is None:
+        return
+    counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(current.subscribed))
+    _forget(conn, audience_id, contact_id)
+
+
+def _forget(conn: Connection, audience_id: str, contact_id: str) -> None:
+    """Delete the membership and the topic choices made under it."""
     audience_topics = select(topics.c.id).where(topics.c.audience_id == audience_id)
     conn.execute(
         delete(topic_choices).where(
@@ -320,10 +330,34 @@ def remove_member(conn: Connection, team_id: str, audience_id: str, contact_id: 
     )
 
 
+def unsubscribe_everywhere(conn: Connection, team_id: str, contact_id: str) -> None:
+    """The contact leaves every audience of the team and is flagged unsubscribed team-wide."""
+    stamp = now()
+    left = conn.execute(
+        update(memberships)
+        .where(
+            memberships.c.team_id == team_id, memberships.c.contact_id == contact_id, memberships.c.subscribed
+        )
+        .values(subscribed=False, updated_at=stamp)
+        .returning(memberships.c.audience_id)
+    ).scalars()
+    for audience in left.all():
+        counts.adjust(conn, team_id, audience, subscribed=-1)
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.team_id == team_id, contacts.c.id == contact_id)
+        .values(unsubscribed=True, updated_at=stamp)
+    )
+
+
 def in_use(leaving: str) -> Any:
-    """True for a contact that something other than the audience it is ``leaving`` still uses."""
-    return exists().where(
-        and_(memberships.c.contact_id == contacts.c.id, memberships.c.audience_id != leaving)
+    """True for a contact that something other than the audience it is ``leaving`` still uses:
+    another audience, a tag, a custom field value or a recorded event."""
+    return or_(
+        exists().where(and_(memberships.c.contact_id == contacts.c.id, memberships.c.audience_id != leaving)),
+        exists().where(contact_tags.c.contact_id == contacts.c.id),
+        exists().where(contact_values.c.contact_id == contacts.c.id),
+        exists().where(contact_events.c.contact_id == contacts.c.id),
     )
 
 

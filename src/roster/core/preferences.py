@@ -14,10 +14,10 @@ from base64 import urlsafe_b64encode
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from roster.core import counts, topics
-from roster.core.clock import now
+from roster.core import memberships as memberships_core
+from roster.core import topics
 from roster.core.errors import NotFound
 from roster.core.memberships import set_subscribed
 from roster.storage.db import Record
@@ -114,21 +114,4 @@ def rejoin(conn: Connection, audience_id: str, contact_id: str) -> None:
 def unsubscribe_everywhere(conn: Connection, audience_id: str, contact_id: str) -> None:
     """The contact leaves every audience of the team and is flagged unsubscribed team-wide."""
     member = _membership(conn, audience_id, contact_id)
-    stamp = now()
-    left = conn.execute(
-        update(memberships)
-        .where(
-            memberships.c.team_id == member.team_id,
-            memberships.c.contact_id == contact_id,
-            memberships.c.subscribed,
-        )
-        .values(subscribed=False, updated_at=stamp)
-        .returning(memberships.c.audience_id)
-    ).scalars()
-    for audience in left.all():
-        counts.adjust(conn, member.team_id, audience, subscribed=-1)
-    conn.execute(
-        update(contacts_table)
-        .where(contacts_table.c.team_id == member.team_id, contacts_table.c.id == contact_id)
-        .values(unsubscribed=True, updated_at=stamp)
-    )
+    memberships_core.unsubscribe_everywhere(conn, member.team_id, contact_id)

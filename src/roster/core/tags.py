@@ -33,6 +33,12 @@ def get_tag(conn: Connection, team_id: str, tag_id: str) -> Record:
     return get_owned(conn, tags, "tag", team_id, tag_id)
 
 
+def find_tag(conn: Connection, team_id: str, name: str) -> Record | None:
+    """The team's tag of that name, compared case-insensitively."""
+    query = select(tags).where(tags.c.team_id == team_id, tags.c.name_normalized == name.strip().lower())
+    return conn.execute(query).first()
+
+
 def page_tags(conn: Connection, team_id: str, offset: int, limit: int, search: str | None) -> list[Record]:
     query = search_page(select(tags).where(tags.c.team_id == team_id), tags, offset, limit, search)
     return list(conn.execute(query))

@@ -15,11 +15,12 @@ from sqlalchemy import Boolean, Connection, case, delete, func, insert, select, 
 from roster.core import counts
 from roster.core.clock import now
 from roster.core.errors import Invalid, NotFound
-from roster.core.memberships import get_member, require_audience, upsert_statement
+from roster.core.memberships import get_member, require_audience
 from roster.core.named import clean_name
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import memberships, topic_choices, topics
+from roster.storage.upsert import upsert_statement
 
 AUTO = "auto"
 OPT_IN = "opt-in"

@@ -5,8 +5,9 @@ On the 2-core machines Roster is measured on, ``Connection.execute`` costs about
 call before the database does any work, against about 5 µs for the same statement on the
 driver (see docs/benchmarks.md). A ``Prepared`` statement keeps SQLAlchemy's SQL, dialect
 rendering and type conversions (bind and result processors) and drops the per-call
-machinery. It runs inside the caller's transaction, on the connection it is given. An
-INSERT is compiled with every column of its table, so it takes a value for each.
+machinery. It runs inside the caller's transaction, on the connection it is given. A
+plan is kept per database and set of parameter names, so an INSERT names the columns it is
+given and leaves the others to their defaults.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ class _Plan:
     results: tuple[Processor, ...] | None  # None when no column needs converting
 
 
-def _plan(statement: Executable, dialect: Dialect) -> _Plan:
-    compiled: Compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+def _plan(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
+    compiled: Compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
     binds = {}
     for name, bind in compiled.binds.items():  # type: ignore[attr-defined]
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -54,13 +55,14 @@ def _plan(statement: Executable, dialect: Dialect) -> _Plan:
 class Prepared:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
 
     def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Plan]:
         dialect = conn.dialect
-        plan = self._plans.get(dialect.name)
+        key = (dialect.name, tuple(params))
+        plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[dialect.name] = _plan(self.statement, dialect)
+            plan = self._plans[key] = _plan(self.statement, dialect, key[1])
         values = {**plan.defaults, **params} if plan.defaults else dict(params)
         for name, bind in plan.binds.items():
             if name in values:

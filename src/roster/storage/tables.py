@@ -10,10 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -25,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -136,9 +141,20 @@ contacts = Table(
     Column("first_name", String(255)),
     Column("last_name", String(255)),
     Column("unsubscribed", Boolean, nullable=False, default=False),
+    Column("company", String(255)),
+    Column("bounced", Boolean, nullable=False, server_default=false()),
+    Column("spam", Boolean, nullable=False, server_default=false()),
+    Column("blocked", Boolean, nullable=False, server_default=false()),
+    Column("dropped", Boolean, nullable=False, server_default=false()),
+    Column("track_data", Text),
+    Column("contact_source", SmallInteger, nullable=False, server_default="1"),
+    Column("page_source", Text),
+    Column("last_tracked_ip", String(45)),
+    Column("ltv", BigInteger, nullable=False, server_default="0"),
     _created(),
     _updated(),
     UniqueConstraint("team_id", "email_normalized"),
+    Index(None, "team_id", "id"),
 )
 
 memberships = Table(
@@ -179,6 +195,49 @@ custom_fields = Table(
     _created(),
     _updated(),
     UniqueConstraint("team_id", "name_normalized"),
+)
+
+contact_tags = Table(
+    "contact_tags",
+    metadata,
+    Column("tag_id", ObjectId, ForeignKey("tags.id", ondelete="CASCADE")),
+    Column("contact_id", ObjectId, ForeignKey("contacts.id", ondelete="CASCADE")),
+    _team(),
+    PrimaryKeyConstraint("tag_id", "contact_id"),
+    Index(None, "contact_id"),
+    sqlite_with_rowid=False,
+)
+
+# A contact's value for a custom field: its canonical text, and the same value typed in
+# the column of the field's type, so that segments can compare numbers and dates.
+contact_values = Table(
+    "contact_values",
+    metadata,
+    Column("field_id", ObjectId, ForeignKey("custom_fields.id", ondelete="CASCADE")),
+    Column("contact_id", ObjectId, ForeignKey("contacts.id", ondelete="CASCADE")),
+    _team(),
+    Column("text", String(255), nullable=False),
+    Column("number", Float),
+    Column("day", Date),
+    Column("flag", Boolean),
+    PrimaryKeyConstraint("field_id", "contact_id"),
+    Index(None, "contact_id"),
+    sqlite_with_rowid=False,
+)
+
+contact_events = Table(
+    "contact_events",
+    metadata,
+    _id(),
+    _team(),
+    Column("contact_id", ObjectId, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("data", JSON),
+    Column("amount_cents", BigInteger),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    _created(),
+    Index(None, "contact_id"),
 )
 
 audience_counts = Table(

@@ -12,6 +12,7 @@ from litestar.connection import ASGIConnection
 
 from roster.api.common import DEPENDENCIES, api_key_auth
 from roster.api.errors import ErrorDialect
+from roster.api.sendx.contacts import ContactController, EventController
 from roster.api.sendx.resources import CustomFieldController, ListController, TagController
 
 PREFIX = "/api/v1/rest"
@@ -29,7 +30,7 @@ def team_api_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 
 router = Router(
     path=PREFIX,
-    route_handlers=[ListController, TagController, CustomFieldController],
+    route_handlers=[ContactController, EventController, ListController, TagController, CustomFieldController],
     dependencies=DEPENDENCIES,
     before_request=api_key_auth(team_api_key, full_access=True),
     tags=["SendX"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from roster.api.sendx import schemas
+from roster.core.contacts import Profile
 from roster.storage.db import Record
 
 
@@ -44,3 +45,34 @@ def field_id(identifier: str) -> str:
 
 def deleted(kind: str) -> schemas.Deleted:
     return schemas.Deleted(status="success", message=f"{kind} deleted")
+
+
+def contact(profile: Profile) -> schemas.ContactOut:
+    row = profile.contact
+    return schemas.ContactOut(
+        id=row.id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        company=row.company,
+        custom_fields=profile.values,
+        lists=profile.lists,
+        tags=profile.tags,
+        unsubscribed=row.unsubscribed,
+        bounced=row.bounced,
+        spam=row.spam,
+        blocked=row.blocked,
+        dropped=row.dropped,
+        created=time(row.created_at),
+        updated=time(row.updated_at),
+        track_data=row.track_data or "",
+        contact_source=row.contact_source,
+        page_source=row.page_source or "",
+        last_tracked_ip=row.last_tracked_ip,
+        ltv=row.ltv,
+        ltv_sdk=row.ltv,
+    )
+
+
+def message(text: str) -> schemas.Message:
+    return schemas.Message(status="success", message=text)

@@ -1,0 +1,406 @@
+"""Team-wide contacts: identity by email, attributes and flags, lists, tags and custom values.
+
+This is how SendX sees a contact; ``roster.core.memberships`` is the view through one
+audience. ``fields`` arguments hold only what the caller sent, with these keys:
+``email``, ``first_name``, ``last_name``, ``company``, ``last_tracked_ip``, ``lists``
+(IDs or names of the team's lists), ``tags`` (IDs or names; missing names are created) and
+``custom_fields`` (field ID → value). Everything is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, or_, select, update
+
+from roster.core import counts, memberships, tags, values
+from roster.core.clock import now
+from roster.core.emails import clean_email
+from roster.core.errors import Conflict, Invalid, NotFound
+from roster.core.named import clean_name, like_pattern
+from roster.ids import looks_like, new_id
+from roster.storage.db import Record
+from roster.storage.tables import (
+    audiences,
+    contact_tags,
+    contact_values,
+    contacts,
+    custom_fields,
+)
+from roster.storage.tables import (
+    memberships as membership_rows,
+)
+from roster.storage.upsert import upsert_statement
+
+FLAGS = ("unsubscribed", "bounced", "spam", "blocked", "dropped")
+TEXT_FIELDS = ("first_name", "last_name", "company", "last_tracked_ip")
+MAX_TEXT = {"first_name": 255, "last_name": 255, "company": 255, "last_tracked_ip": 45}
+SOURCE_API = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A contact with what hangs off it, as the SendX dialect shows it."""
+
+    contact: Record
+    lists: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Changes:
+    """Checked input: nothing here is written until every part of it has been checked."""
+
+    email: tuple[str, str] | None = None
+    text: dict[str, str | None] = field(default_factory=dict)
+    lists: list[str] | None = None
+    tag_ids: list[str] = field(default_factory=list)
+    new_tags: list[str] = field(default_factory=list)
+    tags_sent: bool = False
+    values: dict[str, values.Value] = field(default_factory=dict)
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+
+def find(conn: Connection, team_id: str, identifier: str) -> Record:
+    """The team's contact named by its ID or its email; ``NotFound`` otherwise."""
+    query = select(contacts).where(contacts.c.team_id == team_id)
+    if looks_like("contact", identifier):
+        query = query.where(contacts.c.id == identifier)
+    else:
+        query = query.where(contacts.c.email_normalized == identifier.strip().lower())
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound("contact", identifier)
+    return row
+
+
+def profiles(conn: Connection, rows: Sequence[Record]) -> list[Profile]:
+    """Attach lists, tags and custom values to contact rows, in three queries for all of them."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    lists: dict[str, list[str]] = {contact_id: [] for contact_id in ids}
+    labels: dict[str, list[str]] = {contact_id: [] for contact_id in ids}
+    texts: dict[str, dict[str, str]] = {contact_id: {} for contact_id in ids}
+    in_lists = select(membership_rows.c.contact_id, membership_rows.c.audience_id).where(
+        membership_rows.c.contact_id.in_(ids)
+    )
+    for contact_id, audience_id in conn.execute(in_lists.order_by(membership_rows.c.audience_id)):
+        lists[contact_id].append(audience_id)
+    tagged = select(contact_tags.c.contact_id, contact_tags.c.tag_id).where(
+        contact_tags.c.contact_id.in_(ids)
+    )
+    for contact_id, tag_id in conn.execute(tagged.order_by(contact_tags.c.tag_id)):
+        labels[contact_id].append(tag_id)
+    valued = select(contact_values.c.contact_id, contact_values.c.field_id, contact_values.c.text).where(
+        contact_values.c.contact_id.in_(ids)
+    )
+    for contact_id, field_id, text in conn.execute(valued.order_by(contact_values.c.field_id)):
+        texts[contact_id][field_id] = text
+    return [Profile(row, lists[row.id], labels[row.id], texts[row.id]) for row in rows]
+
+
+def get_profile(conn: Connection, team_id: str, identifier: str) -> Profile:
+    return profiles(conn, [find(conn, team_id, identifier)])[0]
+
+
+def page_profiles(
+    conn: Connection, team_id: str, offset: int, limit: int, search: str | None
+) -> list[Profile]:
+    """The team's contacts, oldest first; ``search`` is a substring of a name or the email."""
+    query = select(contacts).where(contacts.c.team_id == team_id)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(
+            or_(
+                contacts.c.email_normalized.like(pattern, escape="\\"),
+                func.lower(contacts.c.first_name).like(pattern, escape="\\"),
+                func.lower(contacts.c.last_name).like(pattern, escape="\\"),
+            )
+        )
+    rows = conn.execute(query.order_by(contacts.c.id).offset(offset).limit(limit)).all()
+    return profiles(conn, rows)
+
+
+# ---- checking input --------------------------------------------------------------------
+
+
+def _check(conn: Connection, team_id: str, fields: Mapping[str, Any], *, keep: str | None) -> _Changes:
+    changes = _Changes()
+    if "email" in fields:
+        changes.email = clean_email(fields["email"])
+        _require_free_email(conn, team_id, changes.email[1], keep)
+    for name in TEXT_FIELDS:
+        if name in fields:
+            text = (fields[name] or "").strip()
+            if len(text) > MAX_TEXT[name]:
+                raise Invalid(name, f"must be at most {MAX_TEXT[name]} characters")
+            changes.text[name] = text or None
+    if fields.get("lists") is not None:
+        changes.lists = _resolve_lists(conn, team_id, fields["lists"])
+    if fields.get("tags") is not None:
+        changes.tags_sent = True
+        changes.tag_ids, changes.new_tags = _resolve_tags(conn, team_id, fields["tags"])
+    if fields.get("custom_fields") is not None:
+        changes.values = _check_values(conn, team_id, fields["custom_fields"])
+    return changes
+
+
+def _require_free_email(conn: Connection, team_id: str, normalized: str, keep: str | None) -> None:
+    query = select(contacts.c.id).where(
+        contacts.c.team_id == team_id, contacts.c.email_normalized == normalized
+    )
+    if keep is not None:
+        query = query.where(contacts.c.id != keep)
+    if conn.execute(query).first() is not None:
+        raise Conflict(f"a contact with the email `{normalized}` already exists")
+
+
+def _resolve_lists(conn: Connection, team_id: str, names: Iterable[str]) -> list[str]:
+    resolved: list[str] = []
+    for item in dict.fromkeys(names):
+        query = select(audiences.c.id).where(audiences.c.team_id == team_id)
+        if looks_like("list", item):
+            query = query.where(audiences.c.id == item)
+        else:
+            query = query.where(func.lower(audiences.c.name) == item.strip().lower())
+        found = conn.execute(query.limit(2)).scalars().all()
+        if len(found) != 1:
+            problem = "does not exist" if not found else "names more than one list; use its ID"
+            raise Invalid("lists", f"list `{item}` {problem}")
+        resolved.append(found[0])
+    return list(dict.fromkeys(resolved))
+
+
+def _resolve_tags(conn: Connection, team_id: str, names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``(IDs of existing tags, names of tags to create)``; an unknown tag ID is refused."""
+    ids: list[str] = []
+    missing: list[str] = []
+    for item in dict.fromkeys(names):
+        if looks_like("tag", item):
+            try:
+                ids.append(tags.get_tag(conn, team_id, item).id)
+            except NotFound:
+                raise Invalid("tags", f"tag `{item}` does not exist") from None
+            continue
+        name = clean_name(item, "tags")
+        existing = tags.find_tag(conn, team_id, name)
+        if existing is None:
+            if name.lower() not in {pending.lower() for pending in missing}:
+                missing.append(name)
+        else:
+            ids.append(existing.id)
+    return list(dict.fromkeys(ids)), missing
+
+
+def _check_values(conn: Connection, team_id: str, raw: Mapping[str, Any]) -> dict[str, values.Value]:
+    checked: dict[str, values.Value] = {}
+    for key, value in raw.items():
+        field_id = key.removeprefix("custom_") if key.startswith("custom_field_") else key
+        row = conn.execute(
+            select(custom_fields.c.id, custom_fields.c.field_type).where(
+                custom_fields.c.team_id == team_id, custom_fields.c.id == field_id
+            )
+        ).first()
+        if row is None:
+            raise Invalid("customFields", f"custom field `{key}` does not exist")
+        checked[row.id] = values.parse(row.field_type, value, f"customFields.{key}")
+    return checked
+
+
+# ---- writing ---------------------------------------------------------------------------
+
+
+def _apply(conn: Connection, team_id: str, contact: Record, changes: _Changes, *, additive: bool) -> None:
+    """Write checked changes. ``additive`` (identify) never takes anything away."""
+    stamp = now()
+    row: dict[str, Any] = {}
+    if changes.email is not None:
+        row["email"], row["email_normalized"] = changes.email
+    for name, text in changes.text.items():
+        if text is not None or not additive:
+            row[name] = text
+    if row:
+        conn.execute(update(contacts).where(contacts.c.id == contact.id).values(**row, updated_at=stamp))
+    if changes.lists is not None:
+        current = set(
+            conn.execute(
+                select(membership_rows.c.audience_id).where(membership_rows.c.contact_id == contact.id)
+            ).scalars()
+        )
+        for audience_id in changes.lists:
+            if audience_id not in current:
+                memberships.join_audience(conn, team_id, audience_id, contact, None)
+        if not additive:
+            for audience_id in current - set(changes.lists):
+                memberships.leave_audience(conn, team_id, audience_id, contact.id)
+    if changes.tags_sent:
+        tag_ids = changes.tag_ids + [tags.create_tag(conn, team_id, name).id for name in changes.new_tags]
+        if not additive:
+            conn.execute(delete(contact_tags).where(contact_tags.c.contact_id == contact.id))
+        add_tags(conn, team_id, contact.id, tag_ids)
+    for field_id, value in changes.values.items():
+        _set_value(conn, team_id, contact.id, field_id, value)
+
+
+def add_tags(conn: Connection, team_id: str, contact_id: str, tag_ids: Iterable[str]) -> None:
+    for tag_id in tag_ids:
+        stmt = upsert_statement(conn, contact_tags).values(
+            tag_id=tag_id, contact_id=contact_id, team_id=team_id
+        )
+        conn.execute(
+            stmt.on_conflict_do_nothing(index_elements=[contact_tags.c.tag_id, contact_tags.c.contact_id])
+        )
+
+
+def _set_value(conn: Connection, team_id: str, contact_id: str, field_id: str, value: values.Value) -> None:
+    typed = {"text": value.text, "number": value.number, "day": value.day, "flag": value.flag}
+    stmt = upsert_statement(conn, contact_values).values(
+        field_id=field_id, contact_id=contact_id, team_id=team_id, **typed
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[contact_values.c.field_id, contact_values.c.contact_id], set_=typed
+        )
+    )
+
+
+def _insert(conn: Connection, team_id: str, email: tuple[str, str], source: int) -> Record:
+    """A new contact row for ``email``; ``Conflict`` if a concurrent call made it first."""
+    stamp = now()
+    contact_id = new_id("contact")
+    stmt = upsert_statement(conn, contacts).values(
+        id=contact_id,
+        team_id=team_id,
+        email=email[0],
+        email_normalized=email[1],
+        unsubscribed=False,
+        contact_source=source,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    inserted = conn.execute(
+        stmt.on_conflict_do_nothing(
+            index_elements=[contacts.c.team_id, contacts.c.email_normalized]
+        ).returning(contacts.c.id)
+    ).first()
+    if inserted is None:
+        raise Conflict(f"a contact with the email `{email[1]}` already exists")
+    return find(conn, team_id, contact_id)
+
+
+def create_contact(
+    conn: Connection, team_id: str, fields: Mapping[str, Any], source: int = SOURCE_API
+) -> Profile:
+    if "email" not in fields:
+        raise Invalid("email", "is required")
+    changes = _check(conn, team_id, fields, keep=None)
+    assert changes.email is not None
+    contact = _insert(conn, team_id, changes.email, source)
+    changes.email = None
+    _apply(conn, team_id, contact, changes, additive=False)
+    return get_profile(conn, team_id, contact.id)
+
+
+def update_contact(conn: Connection, team_id: str, identifier: str, fields: Mapping[str, Any]) -> Profile:
+    """Change only the fields sent; ``lists`` and ``tags`` sent replace the contact's."""
+    contact = find(conn, team_id, identifier)
+    changes = _check(conn, team_id, fields, keep=contact.id)
+    _apply(conn, team_id, contact, changes, additive=False)
+    return get_profile(conn, team_id, contact.id)
+
+
+def identify(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> tuple[Profile, bool]:
+    """Create or update by email, adding to what is there and never clearing it.
+
+    ``new_email`` moves the contact to another address. ``(profile, created)``.
+    """
+    if "email" not in fields:
+        raise Invalid("email", "is required")
+    email = clean_email(fields["email"])
+    existing = conn.execute(
+        select(contacts).where(contacts.c.team_id == team_id, contacts.c.email_normalized == email[1])
+    ).first()
+    request = {key: value for key, value in fields.items() if key not in ("email", "new_email")}
+    if fields.get("new_email"):
+        request["email"] = fields["new_email"]
+    changes = _check(conn, team_id, request, keep=existing.id if existing is not None else None)
+    created = existing is None
+    contact = existing if existing is not None else _insert(conn, team_id, changes.email or email, SOURCE_API)
+    if created:
+        changes.email = None
+    _apply(conn, team_id, contact, changes, additive=True)
+    return get_profile(conn, team_id, contact.id), created
+
+
+def delete_contact(conn: Connection, team_id: str, identifier: str) -> None:
+    contact = find(conn, team_id, identifier)
+    held = conn.execute(
+        select(membership_rows.c.audience_id, membership_rows.c.subscribed).where(
+            membership_rows.c.contact_id == contact.id
+        )
+    ).all()
+    for audience_id, subscribed in held:
+        counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(subscribed))
+    conn.execute(delete(contacts).where(contacts.c.team_id == team_id, contacts.c.id == contact.id))
+
+
+def unsubscribe(conn: Connection, team_id: str, identifier: str) -> None:
+    contact = find(conn, team_id, identifier)
+    memberships.unsubscribe_everywhere(conn, team_id, contact.id)
+
+
+def track(conn: Connection, team_id: str, identifier: str, add: Sequence[str], remove: Sequence[str]) -> None:
+    """Add tags by name (creating missing ones) and remove tags by name or ID."""
+    contact = find(conn, team_id, identifier)
+    tag_ids, missing = _resolve_tags(conn, team_id, add)
+    removing = []
+    for item in dict.fromkeys(remove):
+        found = (
+            tags.get_tag(conn, team_id, item)
+            if looks_like("tag", item)
+            else tags.find_tag(conn, team_id, item)
+        )
+        if found is not None:
+            removing.append(found.id)
+    created = [tags.create_tag(conn, team_id, name).id for name in missing]
+    add_tags(conn, team_id, contact.id, tag_ids + created)
+    if removing:
+        conn.execute(
+            delete(contact_tags).where(
+                contact_tags.c.contact_id == contact.id, contact_tags.c.tag_id.in_(removing)
+            )
+        )
+    conn.execute(update(contacts).where(contacts.c.id == contact.id).values(updated_at=now()))
+
+
+MAX_BULK = 25
+
+
+def identify_bulk(
+    conn: Connection, team_id: str, items: Sequence[Mapping[str, Any]]
+) -> list[tuple[Profile, bool]]:
+    """Identify up to 25 contacts at once: all of them, or (on any bad item) none of them.
+
+    Every item is tried in the caller's transaction; if one is refused, the error names each
+    bad item by its index and the transaction is rolled back, so nothing is written.
+    """
+    if not items:
+        raise Invalid("items", "at least one item is required")
+    if len(items) > MAX_BULK:
+        raise Invalid("items", f"at most {MAX_BULK} items per call, not {len(items)}")
+    results: list[tuple[Profile, bool]] = []
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        try:
+            results.append(identify(conn, team_id, item))
+        except (Invalid, Conflict) as exc:
+            problems.append(f"item {index}: {exc.message}")
+    if problems:
+        raise Invalid("items", "; ".join(problems) + "; nothing was written")
+    return results
