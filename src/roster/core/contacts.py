@@ -13,15 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from roster.core import counts, memberships, tags, values
 from roster.core.clock import now
 from roster.core.emails import clean_email
 from roster.core.errors import Conflict, Invalid, NotFound
-from roster.core.named import clean_name, like_pattern
+from roster.core.named import clean_name
 from roster.ids import looks_like, new_id
 from roster.storage.db import Record
+from roster.storage.search import contact_ids
 from roster.storage.tables import (
     audiences,
     contact_tags,
@@ -115,16 +116,11 @@ def page_profiles(
     """The team's contacts, oldest first; ``search`` is a substring of a name or the email."""
     query = select(contacts).where(contacts.c.team_id == team_id)
     if search:
-        pattern = like_pattern(search)
-        query = query.where(
-            or_(
-                contacts.c.email_normalized.like(pattern, escape="\\"),
-                func.lower(contacts.c.first_name).like(pattern, escape="\\"),
-                func.lower(contacts.c.last_name).like(pattern, escape="\\"),
-            )
-        )
-    rows = conn.execute(query.order_by(contacts.c.id).offset(offset).limit(limit)).all()
-    return profiles(conn, rows)
+        ids = contact_ids(conn, team_id, search, offset, limit)
+        query = query.where(contacts.c.id.in_(ids))
+    else:
+        query = query.offset(offset).limit(limit)
+    return profiles(conn, conn.execute(query.order_by(contacts.c.id)).all())
 
 
 # ---- checking input --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Select, Table, func, select
 
 from roster.core.errors import Conflict, Invalid, NotFound
 from roster.storage.db import Record
+from roster.storage.search import like_pattern
 
 MAX_NAME = 255
 
@@ -19,12 +20,6 @@ def clean_name(raw: str, field: str = "name") -> str:
     if len(name) > MAX_NAME:
         raise Invalid(field, f"must be at most {MAX_NAME} characters")
     return name
-
-
-def like_pattern(text: str) -> str:
-    """A case-insensitive substring pattern for ``LIKE … ESCAPE '\\'``, the text taken literally."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def search_page(query: Select[Any], table: Table, offset: int, limit: int, search: str | None) -> Select[Any]:

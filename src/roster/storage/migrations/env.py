@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from roster.storage.search import declared_elsewhere
 from roster.storage.tables import metadata
 
 config = context.config
@@ -16,6 +17,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=declared_elsewhere,
     )
     with context.begin_transaction():
         context.run_migrations()
