@@ -9,11 +9,13 @@ audience. ``fields`` arguments hold only what the caller sent, with these keys:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, literal, null, select, union_all, update
 
 from roster.core import counts, memberships, tags, values
 from roster.core.clock import now
@@ -22,6 +24,7 @@ from roster.core.errors import Conflict, Invalid, NotFound
 from roster.core.named import clean_name
 from roster.ids import looks_like, new_id
 from roster.storage.db import Record
+from roster.storage.prepared import Prepared
 from roster.storage.search import contact_ids
 from roster.storage.tables import (
     audiences,
@@ -33,7 +36,7 @@ from roster.storage.tables import (
 from roster.storage.tables import (
     memberships as membership_rows,
 )
-from roster.storage.upsert import upsert_statement
+from roster.storage.upsert import in_id_list, upsert_statement
 
 FLAGS = ("unsubscribed", "bounced", "spam", "blocked", "dropped")
 TEXT_FIELDS = ("first_name", "last_name", "company", "last_tracked_ip")
@@ -66,6 +69,14 @@ class _Changes:
 
 # ---- reading ---------------------------------------------------------------------------
 
+_PAGE = Prepared(
+    select(contacts.c.id)
+    .where(contacts.c.team_id == bindparam("team_id"))
+    .order_by(contacts.c.id)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+
 
 def find(conn: Connection, team_id: str, identifier: str) -> Record:
     """The team's contact named by its ID or its email; ``NotFound`` otherwise."""
@@ -80,47 +91,60 @@ def find(conn: Connection, team_id: str, identifier: str) -> Record:
     return row
 
 
-def profiles(conn: Connection, rows: Sequence[Record]) -> list[Profile]:
-    """Attach lists, tags and custom values to contact rows, in three queries for all of them."""
-    if not rows:
+@cache
+def _by_ids(dialect_name: str) -> Prepared:
+    return Prepared(select(contacts).where(in_id_list(contacts.c.id, dialect_name)).order_by(contacts.c.id))
+
+
+@cache
+def _relations(dialect_name: str) -> Prepared:
+    """Lists, tags and custom values of the contacts whose IDs are bound as ``ids``."""
+    parts = union_all(
+        select(
+            membership_rows.c.contact_id.label("contact_id"),
+            literal("list").label("kind"),
+            membership_rows.c.audience_id.label("key"),
+            null().label("text"),
+        ).where(in_id_list(membership_rows.c.contact_id, dialect_name)),
+        select(contact_tags.c.contact_id, literal("tag"), contact_tags.c.tag_id, null()).where(
+            in_id_list(contact_tags.c.contact_id, dialect_name)
+        ),
+        select(
+            contact_values.c.contact_id, literal("value"), contact_values.c.field_id, contact_values.c.text
+        ).where(in_id_list(contact_values.c.contact_id, dialect_name)),
+    )
+    return Prepared(select(parts.subquery()).order_by("key"))
+
+
+def profiles(conn: Connection, ids: Sequence[str]) -> list[Profile]:
+    """The contacts with these IDs, oldest first, with their lists, tags and custom values."""
+    if not ids:
         return []
-    ids = [row.id for row in rows]
-    lists: dict[str, list[str]] = {contact_id: [] for contact_id in ids}
-    labels: dict[str, list[str]] = {contact_id: [] for contact_id in ids}
-    texts: dict[str, dict[str, str]] = {contact_id: {} for contact_id in ids}
-    in_lists = select(membership_rows.c.contact_id, membership_rows.c.audience_id).where(
-        membership_rows.c.contact_id.in_(ids)
-    )
-    for contact_id, audience_id in conn.execute(in_lists.order_by(membership_rows.c.audience_id)):
-        lists[contact_id].append(audience_id)
-    tagged = select(contact_tags.c.contact_id, contact_tags.c.tag_id).where(
-        contact_tags.c.contact_id.in_(ids)
-    )
-    for contact_id, tag_id in conn.execute(tagged.order_by(contact_tags.c.tag_id)):
-        labels[contact_id].append(tag_id)
-    valued = select(contact_values.c.contact_id, contact_values.c.field_id, contact_values.c.text).where(
-        contact_values.c.contact_id.in_(ids)
-    )
-    for contact_id, field_id, text in conn.execute(valued.order_by(contact_values.c.field_id)):
-        texts[contact_id][field_id] = text
-    return [Profile(row, lists[row.id], labels[row.id], texts[row.id]) for row in rows]
+    params = {"ids": json.dumps(list(ids))}
+    found = {row.id: Profile(row) for row in _by_ids(conn.dialect.name).all(conn, params)}
+    for relation in _relations(conn.dialect.name).all(conn, params):
+        profile = found[relation.contact_id]
+        if relation.kind == "list":
+            profile.lists.append(relation.key)
+        elif relation.kind == "tag":
+            profile.tags.append(relation.key)
+        else:
+            profile.values[relation.key] = relation.text
+    return list(found.values())
 
 
 def get_profile(conn: Connection, team_id: str, identifier: str) -> Profile:
-    return profiles(conn, [find(conn, team_id, identifier)])[0]
+    return profiles(conn, [find(conn, team_id, identifier).id])[0]
 
 
 def page_profiles(
     conn: Connection, team_id: str, offset: int, limit: int, search: str | None
 ) -> list[Profile]:
     """The team's contacts, oldest first; ``search`` is a substring of a name or the email."""
-    query = select(contacts).where(contacts.c.team_id == team_id)
     if search:
-        ids = contact_ids(conn, team_id, search, offset, limit)
-        query = query.where(contacts.c.id.in_(ids))
-    else:
-        query = query.offset(offset).limit(limit)
-    return profiles(conn, conn.execute(query.order_by(contacts.c.id)).all())
+        return profiles(conn, contact_ids(conn, team_id, search, offset, limit))
+    page = _PAGE.all(conn, {"team_id": team_id, "offset": offset, "limit": limit})
+    return profiles(conn, [row.id for row in page])
 
 
 # ---- checking input --------------------------------------------------------------------

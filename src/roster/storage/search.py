@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, or_, select
 from roster.storage.tables import contacts
 
 SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search")
-CAP = 2_000
+CAP = 1_000
 TRIGRAM = 3  # shortest text a trigram index can look up
 
 
@@ -75,18 +75,24 @@ def _postgresql(conn: Connection, team_id: str, term: str, offset: int, limit: i
 
 def _sqlite(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     phrase = '"' + term.replace('"', '""') + '"'
-    found = (
+    rowids = (
         conn.exec_driver_sql(
-            "SELECT c.id FROM contacts_search JOIN contacts c ON c.rowid = contacts_search.rowid "
-            "WHERE contacts_search MATCH ? AND c.team_id = ? LIMIT ?",
-            (phrase, team_id, CAP + 1),
+            "SELECT rowid FROM contacts_search WHERE contacts_search MATCH ? LIMIT ?", (phrase, CAP + 1)
         )
         .scalars()
         .all()
     )
-    if len(found) > CAP:
+    if len(rowids) > CAP:
         return _walk(conn, team_id, term, offset, limit)
-    return sorted(found)[offset : offset + limit]
+    if not rowids:
+        return []
+    marks = ", ".join("?" * len(rowids))
+    return list(
+        conn.exec_driver_sql(
+            f"SELECT id FROM contacts WHERE rowid IN ({marks}) AND team_id = ? ORDER BY id LIMIT ? OFFSET ?",
+            (*rowids, team_id, limit, offset),
+        ).scalars()
+    )
 
 
 def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:

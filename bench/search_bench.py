@@ -1,0 +1,215 @@
+"""Contact search at scale: the first page of ``GET /contact?search=…`` at 1M contacts.
+
+    .venv/bin/python bench/search_bench.py [--contacts 1000000] [--database sqlite|postgresql]
+
+Seeds one team with N realistic contacts (first and last names, emails on a few common
+domains), then times ``roster.core.contacts.page_profiles`` — the function behind SendX's
+contact search, lists and tags included — for kinds of search text, in-process, and prints
+p50 and p99 per kind. With --write, replaces its table in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from roster.core import contacts, teams
+from roster.ids import base62
+from roster.storage.db import Database
+from roster.storage.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Aarav",
+    "Priya",
+    "Wei",
+    "Mei",
+    "Olusegun",
+    "Amara",
+    "Mateo",
+    "Sofia",
+    "Lukas",
+    "Emma",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Sharma",
+    "Patel",
+    "Wang",
+    "Li",
+    "Adeyemi",
+    "Okafor",
+    "Silva",
+    "Rossi",
+    "Schmidt",
+    "Dubois",
+]
+DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "example.com", "company.io", "mail.de", "proton.me"]
+STAMP = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def people(count: int, team_id: str) -> list[tuple[object, ...]]:
+    rng = random.Random(7)
+    start = datetime.now(UTC) - timedelta(days=400)
+    rows = []
+    for i in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        email = f"{first}.{last}{i}@{rng.choice(DOMAINS)}".lower()
+        moment = start + timedelta(milliseconds=i * 30)
+        contact_id = "contact_" + base62((int(moment.timestamp() * 1000) << 83) | rng.getrandbits(83), 22)
+        rows.append((contact_id, team_id, email, email, first, last, moment))
+    return rows
+
+
+def seed(db: Database, count: int) -> tuple[str, list[tuple[object, ...]]]:
+    team_id = db.run_write(lambda conn: teams.create_team(conn, "Search bench").id)
+    rows = people(count, team_id)
+    started = time.monotonic()
+    raw = db.engine.raw_connection()
+    cursor = raw.cursor()
+    if db.is_sqlite:
+        cursor.execute("BEGIN")
+        cursor.executemany(
+            "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, "
+            "unsubscribed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            [(*row[:6], row[6].strftime(STAMP), row[6].strftime(STAMP)) for row in rows],
+        )
+        cursor.execute("COMMIT")
+        cursor.execute("ANALYZE")
+    else:
+        with cursor.copy(
+            "COPY contacts (id, team_id, email, email_normalized, first_name, last_name, unsubscribed, "
+            "created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row((*row[:6], False, row[6], row[6]))
+        raw.commit()
+        cursor.execute("ANALYZE contacts")
+        raw.commit()
+    raw.close()
+    print(f"seeded {count:,} contacts in {time.monotonic() - started:.0f} s", flush=True)
+    return team_id, rows
+
+
+def kinds(rows: list[tuple[object, ...]]) -> dict[str, list[str]]:
+    rng = random.Random(11)
+    sample = rng.sample(rows, 200)
+    return {
+        "one contact (email fragment)": [str(row[2]).split("@")[0][-9:] for row in sample],
+        "rare (≈ 1 in 3,000)": [
+            f"{rng.choice(FIRST)}.{rng.choice(LAST)}1{rng.randrange(10)}".lower()[-10:] for _ in range(200)
+        ],
+        "common (a first name)": [rng.choice(FIRST).lower() for _ in range(200)],
+        "very common (a domain)": [rng.choice(DOMAINS) for _ in range(200)],
+        "no match": [f"zq{rng.randrange(10**6)}x" for _ in range(200)],
+        "two letters": [rng.choice(["jo", "ma", "li", "an", "er"]) for _ in range(200)],
+    }
+
+
+def measure(db: Database, team_id: str, terms: list[str]) -> tuple[float, float]:
+    times = []
+    for term in terms:
+        started = time.perf_counter()
+        db.run_read(contacts.page_profiles, team_id, 0, 10, term)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        name = f"roster_search_bench_{uuid.uuid4().hex[:8]}"
+        if args.database == "sqlite":
+            url = f"sqlite:///{Path(tmp) / 'search.db'}"
+        else:
+            with psycopg.connect(args.pg_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = args.pg_url.rsplit("/", 1)[0] + f"/{name}"
+        db = Database(url)
+        try:
+            upgrade(db)
+            team_id, rows = seed(db, args.contacts)
+            lines = ["| search text | p50 | p99 |", "|---|---:|---:|"]
+            for kind, terms in kinds(rows).items():
+                measure(db, team_id, terms[:20])  # warm-up
+                p50, p99 = measure(db, team_id, terms)
+                lines.append(f"| {kind} | {p50:.2f} ms | {p99:.2f} ms |")
+                print(lines[-1], flush=True)
+        finally:
+            db.dispose()
+            if args.database == "postgresql":
+                with psycopg.connect(args.pg_url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if args.write:
+        header = (
+            f"Measured {datetime.now(UTC):%Y-%m-%d}, {args.database}, {args.contacts:,} contacts "
+            "in one team, "
+            f"first page (10) of `page_profiles`, 200 searches per kind, {os.cpu_count()} cores."
+        )
+        docs = ROOT / "docs" / "benchmarks.md"
+        marker = f"search_bench_{args.database}"
+        block = f"<!-- {marker} -->\n{header}\n\n" + "\n".join(lines) + f"\n<!-- /{marker} -->"
+        docs.write_text(
+            re.sub(rf"<!-- {marker} -->.*<!-- /{marker} -->", block, docs.read_text(), flags=re.S)
+        )
+
+
+if __name__ == "__main__":
+    main()
