@@ -14,6 +14,8 @@ class Settings:
     public_url: str | None
     secret_key: str | None
     dns_nameserver: str | None
+    rate_limit: str | None = None
+    redis_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -33,4 +35,6 @@ def load_settings() -> Settings:
         public_url=env.get("ROSTER_PUBLIC_URL") or None,
         secret_key=env.get("ROSTER_SECRET_KEY") or None,
         dns_nameserver=env.get("ROSTER_DNS_NAMESERVER") or None,
+        rate_limit=env.get("ROSTER_RATE_LIMIT") or None,
+        redis_url=env.get("ROSTER_REDIS_URL") or None,
     )

@@ -12,6 +12,7 @@ from roster import __version__
 from roster.api import sendex, sendx
 from roster.api.common import Services
 from roster.api.errors import exception_handler
+from roster.api.rate_limit import RateLimit
 from roster.config import Settings, load_settings
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import instance_secret
@@ -40,7 +41,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     db = db or Database(settings.database_url)
     secret = settings.secret_key or db.run_write(instance_secret)
     links = PreferenceLinks(base_url=settings.base_url, secret=secret)
-    state = {"services": Services(settings, db, links)}
+    rate_limit = RateLimit(settings.rate_limit, settings.redis_url)
+    state = {"services": Services(settings, db, links, rate_limit)}
     return Litestar(
         route_handlers=[healthz, readyz, sendex.router, sendx.router, pages.router],
         state=State(state),
@@ -57,6 +59,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
-        on_shutdown=[db.dispose],
+        on_shutdown=[db.dispose, rate_limit.close],
         debug=False,
     )

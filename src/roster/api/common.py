@@ -14,6 +14,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.dto import MsgspecDTO
 from litestar.params import FromPath
 
+from roster.api.rate_limit import RateLimit
 from roster.config import Settings
 from roster.core import teams
 from roster.core.preferences import PreferenceLinks
@@ -28,6 +29,7 @@ class Services:
     settings: Settings
     db: Database
     links: PreferenceLinks
+    rate_limit: RateLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ def api_key_auth(read_token: TokenReader, *, full_access: bool) -> Callable[...,
     async def authenticate(request: Request[Any, Any, Any]) -> None:
         services: Services = request.app.state.services
         principal = await services.db.read(teams.authenticate, read_token(request))
+        await services.rate_limit.hit(principal.key_id)
         if full_access:
             principal.require_full_access()
         request.state.principal = principal

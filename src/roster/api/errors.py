@@ -35,6 +35,7 @@ class Problem:
     status: int
     kind: str
     message: str
+    headers: Mapping[str, str] | None = None
 
 
 def _validation_message(exc: ValidationException) -> str:
@@ -82,7 +83,7 @@ def classify(exc: Exception, request: Request[Any, Any, Any]) -> Problem:
         return Problem(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
     if isinstance(exc, HTTPException):
         phrase = HTTPStatus(exc.status_code).phrase
-        return Problem(exc.status_code, _snake(phrase), str(exc.detail))
+        return Problem(exc.status_code, _snake(phrase), str(exc.detail), exc.headers)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Problem(500, "internal_server_error", "an unexpected error occurred; it has been logged")
 
@@ -97,8 +98,8 @@ class ErrorDialect:
 
     def respond(self, problem: Problem) -> Response[Any]:
         status = self.statuses.get(problem.kind, problem.status)
-        problem = Problem(status, problem.kind, problem.message)
-        return Response(self.body(problem), status_code=status, media_type="application/json")
+        body = self.body(Problem(status, problem.kind, problem.message))
+        return Response(body, status_code=status, media_type="application/json", headers=problem.headers)
 
 
 PLAIN = ErrorDialect(

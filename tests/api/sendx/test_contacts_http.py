@@ -141,3 +141,18 @@ def test_other_teams_contacts_are_404(
     assert response.status_code == 404, response.text
     kept = other.sendx("GET", f"/contact/{theirs['id']}").json()
     assert (kept["company"], kept["unsubscribed"], kept["tags"], kept["ltv"]) == ("Theirs", False, [], 0)
+
+
+def test_other_teams_lists_tags_and_fields_cannot_be_referenced(tenant: Tenant, other: Tenant) -> None:
+    their_list = other.sendx("POST", "/list", json={"name": "Theirs"}).json()["id"]
+    their_tag = other.sendx("POST", "/tag", json={"name": "theirs"}).json()["id"]
+    their_field = other.sendx("POST", "/customfield", json={"name": "Theirs", "type": 0}).json()["id"]
+    for body in [
+        {"email": "x@example.com", "lists": [their_list]},
+        {"email": "x@example.com", "lists": ["Theirs"]},
+        {"email": "x@example.com", "tags": [their_tag]},
+        {"email": "x@example.com", "customFields": {their_field: "v"}},
+    ]:
+        response = tenant.sendx("POST", "/contact", json=body)
+        assert response.status_code == 400, body
+    assert tenant.sendx("GET", "/contact").json() == []

@@ -1,0 +1,51 @@
+"""Requests per API key and time window, shared through Redis when ``ROSTER_REDIS_URL`` is set.
+
+The window and count come from ``ROSTER_RATE_LIMIT`` in the ``limits`` notation
+(``6000/minute``, ``100/second``; ``off`` to disable). Without Redis each process counts on
+its own, which is exact for one process and generous for several.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import redis.asyncio
+from limits import RateLimitItem, parse
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
+from litestar.exceptions import TooManyRequestsException
+
+DEFAULT = "6000/minute"
+
+
+class RateLimit:
+    def __init__(self, spec: str | None, redis_url: str | None) -> None:
+        spec = (spec or DEFAULT).strip()
+        self.item: RateLimitItem | None = None if spec.lower() == "off" else parse(spec)
+        self.pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
+        if self.pool is not None:
+            storage = storage_from_string(
+                f"async+{redis_url}",
+                implementation="redispy",
+                connection_pool=self.pool,  # type: ignore[arg-type]  # accepted by the redispy bridge
+            )
+        else:
+            storage = storage_from_string("async+memory://")
+        self.limiter = FixedWindowRateLimiter(storage)
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.disconnect()
+
+    async def hit(self, key_id: str) -> None:
+        """Count one request of the key; ``TooManyRequestsException`` (429) past the limit."""
+        if self.item is None:
+            return
+        if not await self.limiter.hit(self.item, "api-key", key_id):
+            reset, _ = await self.limiter.get_window_stats(self.item, "api-key", key_id)
+            wait = max(1, math.ceil(reset - time.time()))
+            raise TooManyRequestsException(
+                detail=f"rate limit of {self.item} per API key exceeded; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
