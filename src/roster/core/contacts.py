@@ -245,7 +245,7 @@ def _apply(conn: Connection, team_id: str, contact: Record, changes: _Changes, *
     for name, text in changes.text.items():
         if text is not None or not additive:
             row[name] = text
-    if row:
+    if row or changes.lists is not None or changes.tags_sent or changes.values:
         conn.execute(update(contacts).where(contacts.c.id == contact.id).values(**row, updated_at=stamp))
     if changes.lists is not None:
         current = set(
