@@ -220,16 +220,15 @@ def _resolve_tags(conn: Connection, team_id: str, names: Iterable[str]) -> tuple
 
 def _check_values(conn: Connection, team_id: str, raw: Mapping[str, Any]) -> dict[str, values.Value]:
     checked: dict[str, values.Value] = {}
-    for key, value in raw.items():
-        field_id = key.removeprefix("custom_") if key.startswith("custom_field_") else key
+    for field_id, value in raw.items():
         row = conn.execute(
             select(custom_fields.c.id, custom_fields.c.field_type).where(
                 custom_fields.c.team_id == team_id, custom_fields.c.id == field_id
             )
         ).first()
         if row is None:
-            raise Invalid("customFields", f"custom field `{key}` does not exist")
-        checked[row.id] = values.parse(row.field_type, value, f"customFields.{key}")
+            raise Invalid("custom_fields", f"custom field `{field_id}` does not exist")
+        checked[row.id] = values.parse(row.field_type, value, f"custom_fields.{field_id}")
     return checked
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
 
@@ -9,6 +11,16 @@ from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
 from roster.core import contacts, events
+
+
+def _fields(data: schemas.ContactIn | schemas.IdentifyIn) -> dict[str, Any]:
+    """The fields sent, with custom fields named in either of SendX's forms (see render.field_id)."""
+    fields = sent(data)
+    if fields.get("custom_fields"):
+        fields["custom_fields"] = {
+            render.field_id(key): value for key, value in fields["custom_fields"].items()
+        }
+    return fields
 
 
 class ContactController(Controller):
@@ -24,7 +36,7 @@ class ContactController(Controller):
 
     @post("/", summary="Create a contact (409 if the email exists)", **body(schemas.ContactIn))
     async def create_contact(self, ctx: Ctx, data: JSONBody[schemas.ContactIn]) -> schemas.ContactOut:
-        return render.contact(await ctx.db.write(contacts.create_contact, ctx.team_id, sent(data)))
+        return render.contact(await ctx.db.write(contacts.create_contact, ctx.team_id, _fields(data)))
 
     @get("/{identifier:str}", summary="Get a contact by ID or email")
     async def get_contact(self, ctx: Ctx, identifier: PathId) -> schemas.ContactOut:
@@ -34,7 +46,7 @@ class ContactController(Controller):
     async def update_contact(
         self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.ContactIn]
     ) -> schemas.ContactOut:
-        profile = await ctx.db.write(contacts.update_contact, ctx.team_id, identifier, sent(data))
+        profile = await ctx.db.write(contacts.update_contact, ctx.team_id, identifier, _fields(data))
         return render.contact(profile)
 
     @delete("/{identifier:str}", status_code=200, summary="Delete a contact")
@@ -54,14 +66,14 @@ class ContactController(Controller):
         **body(schemas.IdentifyIn),
     )
     async def identify(self, ctx: Ctx, data: JSONBody[schemas.IdentifyIn]) -> schemas.Identified:
-        profile, created = await ctx.db.write(contacts.identify, ctx.team_id, sent(data))
+        profile, created = await ctx.db.write(contacts.identify, ctx.team_id, _fields(data))
         return _identified(profile, created)
 
     @post("/identify/bulk", status_code=200, summary="Identify up to 25 contacts, all or none")
     async def identify_bulk(
         self, ctx: Ctx, data: JSONBody[list[schemas.IdentifyIn]]
     ) -> list[schemas.Identified]:
-        results = await ctx.db.write(contacts.identify_bulk, ctx.team_id, [sent(item) for item in data])
+        results = await ctx.db.write(contacts.identify_bulk, ctx.team_id, [_fields(item) for item in data])
         return [_identified(profile, created) for profile, created in results]
 
     @post("/track", status_code=200, summary="Add and remove tags", **body(schemas.TrackIn))
