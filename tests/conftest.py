@@ -137,6 +137,10 @@ class Tenant:
         headers = {"X-Team-ApiKey": token or self.token, **kwargs.pop("headers", {})}
         return self.client.request(method, f"/api/v1/rest{path}", headers=headers, **kwargs)
 
+    def v1(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A call to the Audiences v1 dialect (``/v1`` + ``path``) with this team's key."""
+        return self.request(method, f"/v1{path}", **kwargs)
+
     def key(self, permission: str) -> str:
         response = self.post("/api/v1/api-keys", json={"permission": permission})
         assert response.status_code == 201, response.text

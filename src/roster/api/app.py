@@ -9,7 +9,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from roster import __version__
-from roster.api import sendex, sendx
+from roster.api import sendex, sendx, v1
 from roster.api.common import Services
 from roster.api.errors import exception_handler
 from roster.api.rate_limit import RateLimit
@@ -44,15 +44,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     rate_limit = RateLimit(settings.rate_limit, settings.redis_url)
     state = {"services": Services(settings, db, links, rate_limit)}
     return Litestar(
-        route_handlers=[healthz, readyz, sendex.router, sendx.router, pages.router],
+        route_handlers=[healthz, readyz, sendex.router, sendx.router, v1.router, pages.router],
         state=State(state),
-        exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors])},
+        exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors, v1.errors])},
         openapi_config=OpenAPIConfig(
             title="Roster",
             version=__version__,
             description=(
                 "Sendex-compatible API at /api/v1 (`Authorization: Bearer sk_…`); "
-                "SendX-compatible API at /api/v1/rest (`X-Team-ApiKey: sk_…`)."
+                "SendX-compatible API at /api/v1/rest (`X-Team-ApiKey: sk_…`); "
+                "Audiences v1 at /v1 (`Authorization: Bearer sk_…`)."
             ),
             path="/docs",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],

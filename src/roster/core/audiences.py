@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 
 from roster.core import counts
 from roster.core.clock import now
@@ -73,12 +73,18 @@ def delete_audience(conn: Connection, team_id: str, audience_id: str) -> None:
 
 
 LIST_TYPES = (0, 1)  # single opt-in, double opt-in
+MAX_DESCRIPTION = 1000
 
 
 def _clean_list(fields: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     if "name" in fields:
         cleaned["name"] = clean_name(fields["name"])
+    if "description" in fields:
+        description = (fields["description"] or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise Invalid("description", f"must be at most {MAX_DESCRIPTION} characters")
+        cleaned["description"] = description or None
     if "list_type" in fields:
         if fields["list_type"] not in LIST_TYPES:
             raise Invalid("type", "must be 0 (single opt-in) or 1 (double opt-in)")
@@ -99,6 +105,12 @@ def create_list(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> Re
         )
     )
     return get_audience(conn, team_id, audience_id)
+
+
+def page_counted(conn: Connection, team_id: str, offset: int, limit: int) -> tuple[list[Record], int]:
+    """One page of the team's audiences, oldest first, and how many it has."""
+    total = conn.execute(select(func.count()).where(audiences.c.team_id == team_id)).scalar_one()
+    return page_audiences(conn, team_id, offset, limit, None), int(total)
 
 
 def page_audiences(

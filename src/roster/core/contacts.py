@@ -4,7 +4,8 @@ This is how SendX sees a contact; ``roster.core.memberships`` is the view throug
 audience. ``fields`` arguments hold only what the caller sent, with these keys:
 ``email``, ``first_name``, ``last_name``, ``company``, ``last_tracked_ip``, ``lists``
 (IDs or names of the team's lists), ``tags`` (IDs or names; missing names are created) and
-``custom_fields`` (field ID → value). Everything is checked before anything is written.
+``custom_fields`` (field ID → value), ``phone``. Everything is checked before anything is
+written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, func, literal, null, selec
 
 from roster.core import counts, memberships, tags, values
 from roster.core.clock import now
+from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
 from roster.core.errors import Conflict, Invalid, NotFound
 from roster.core.named import clean_name
@@ -137,6 +139,17 @@ def get_profile(conn: Connection, team_id: str, identifier: str) -> Profile:
     return profiles(conn, [find(conn, team_id, identifier).id])[0]
 
 
+def page_counted(
+    conn: Connection, team_id: str, offset: int, limit: int, search: str | None
+) -> tuple[list[Record], int]:
+    """One page of the team's contacts (rows), oldest first, and how many match in all."""
+    if search:
+        total = len(contact_ids(conn, team_id, search, 0, 10**9))
+    else:
+        total = int(conn.execute(select(func.count()).where(contacts.c.team_id == team_id)).scalar_one())
+    return [profile.contact for profile in page_profiles(conn, team_id, offset, limit, search)], total
+
+
 def page_profiles(
     conn: Connection, team_id: str, offset: int, limit: int, search: str | None
 ) -> list[Profile]:
@@ -161,6 +174,10 @@ def _check(conn: Connection, team_id: str, fields: Mapping[str, Any], *, keep: s
             if len(text) > MAX_TEXT[name]:
                 raise Invalid(name, f"must be at most {MAX_TEXT[name]} characters")
             changes.text[name] = text or None
+    if fields.get("phone"):
+        changes.text["phone"] = values.parse(FieldType.PHONE, fields["phone"], "phone").text
+    elif "phone" in fields:
+        changes.text["phone"] = None
     if fields.get("lists") is not None:
         changes.lists = _resolve_lists(conn, team_id, fields["lists"])
     if fields.get("tags") is not None:

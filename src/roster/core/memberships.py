@@ -5,7 +5,7 @@ audience's mail. This is the Sendex view of a contact; the contact itself is tea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     or_,
     select,
     update,
@@ -28,6 +29,7 @@ from roster.core.errors import Invalid, NotFound
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
+from roster.storage.search import holds
 from roster.storage.tables import (
     audiences,
     contact_events,
@@ -371,3 +373,83 @@ def delete_unused(conn: Connection, team_id: str, candidates: Any, *, leaving: s
         )
     )
     return result.rowcount
+
+
+MAX_IDS = 1000
+
+
+def _team_contacts(conn: Connection, team_id: str, contact_ids: Sequence[str]) -> list[Record]:
+    """The team's contacts with these IDs; ``Invalid`` naming any that are not the team's."""
+    wanted = list(dict.fromkeys(contact_ids))
+    if not wanted:
+        raise Invalid("contact_ids", "at least one contact ID is required")
+    if len(wanted) > MAX_IDS:
+        raise Invalid("contact_ids", f"at most {MAX_IDS} contact IDs per call, not {len(wanted)}")
+    rows = conn.execute(
+        select(contacts.c.id, contacts.c.unsubscribed).where(
+            contacts.c.team_id == team_id, contacts.c.id.in_(wanted)
+        )
+    ).all()
+    known = {row.id for row in rows}
+    unknown = [contact_id for contact_id in wanted if contact_id not in known]
+    if unknown:
+        raise Invalid(
+            "contact_ids",
+            "no such contacts: " + ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else ""),
+        )
+    return list(rows)
+
+
+def add_members(conn: Connection, team_id: str, audience_id: str, contact_ids: Sequence[str]) -> int:
+    """Put the contacts in the audience (those already in it stay as they are); its new size."""
+    require_audience(conn, team_id, audience_id)
+    for contact in _team_contacts(conn, team_id, contact_ids):
+        join_audience(conn, team_id, audience_id, contact, None)
+    return counts.totals(conn, audience_id)[0]
+
+
+def remove_members(conn: Connection, team_id: str, audience_id: str, contact_ids: Sequence[str]) -> int:
+    """Take the contacts out of the audience, keeping the contacts; its new size."""
+    require_audience(conn, team_id, audience_id)
+    for contact in _team_contacts(conn, team_id, contact_ids):
+        leave_audience(conn, team_id, audience_id, contact.id)
+    return counts.totals(conn, audience_id)[0]
+
+
+def _in_audience(audience_id: str) -> Any:
+    return exists().where(memberships.c.audience_id == audience_id, memberships.c.contact_id == contacts.c.id)
+
+
+def page_inside(
+    conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, search: str | None
+) -> tuple[list[Record], int]:
+    """The audience's contacts (whole rows), oldest first, and how many there are."""
+    require_audience(conn, team_id, audience_id)
+    query = select(contacts).where(contacts.c.team_id == team_id, _in_audience(audience_id))
+    if search:
+        query = query.where(holds(search))
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    else:
+        total = counts.totals(conn, audience_id)[0]
+    rows = conn.execute(query.order_by(contacts.c.id).offset(offset).limit(limit)).all()
+    return list(rows), int(total)
+
+
+def page_outside(
+    conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, search: str | None
+) -> tuple[list[Record], int]:
+    """The team's contacts that are not in the audience, oldest first, and how many there are.
+
+    Each candidate is checked with one probe of the membership key; the total is the team's
+    count less the audience's kept count, so no membership is scanned.
+    """
+    require_audience(conn, team_id, audience_id)
+    query = select(contacts).where(contacts.c.team_id == team_id, ~_in_audience(audience_id))
+    if search:
+        query = query.where(holds(search))
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    else:
+        team_total = conn.execute(select(func.count()).where(contacts.c.team_id == team_id)).scalar_one()
+        total = int(team_total) - counts.totals(conn, audience_id)[0]
+    rows = conn.execute(query.order_by(contacts.c.id).offset(offset).limit(limit)).all()
+    return list(rows), int(total)

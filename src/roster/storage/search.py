@@ -34,19 +34,21 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def holds(term: str) -> Any:
+    """The condition, row by row, that a contact's first name, last name or email holds ``term``."""
+    pattern = like_pattern(term)
+    return or_(
+        contacts.c.email_normalized.like(pattern, escape="\\"),
+        func.lower(contacts.c.first_name).like(pattern, escape="\\"),
+        func.lower(contacts.c.last_name).like(pattern, escape="\\"),
+    )
+
+
 def _walk(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     """The team's contacts in ID order, filtered row by row."""
-    pattern = like_pattern(term)
     query = (
         select(contacts.c.id)
-        .where(
-            contacts.c.team_id == team_id,
-            or_(
-                contacts.c.email_normalized.like(pattern, escape="\\"),
-                func.lower(contacts.c.first_name).like(pattern, escape="\\"),
-                func.lower(contacts.c.last_name).like(pattern, escape="\\"),
-            ),
-        )
+        .where(contacts.c.team_id == team_id, holds(term))
         .order_by(contacts.c.id)
         .offset(offset)
         .limit(limit)

@@ -150,6 +150,7 @@ contacts = Table(
     Column("contact_source", SmallInteger, nullable=False, server_default="1"),
     Column("page_source", Text),
     Column("last_tracked_ip", String(45)),
+    Column("phone", String(32)),
     Column("ltv", BigInteger, nullable=False, server_default="0"),
     _created(),
     _updated(),
