@@ -72,7 +72,11 @@ def seed(url: str, count: int) -> Seeded:
     raw = db.engine.raw_connection()
     cursor = raw.cursor()
     cursor.execute("BEGIN")
-    cursor.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", contacts)
+    cursor.executemany(
+        "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, unsubscribed, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        contacts,
+    )
     cursor.executemany(
         "INSERT INTO memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",

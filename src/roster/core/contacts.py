@@ -10,6 +10,7 @@ written.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,6 @@ from roster.storage.tables import (
 )
 from roster.storage.upsert import in_id_list, upsert_statement
 
-FLAGS = ("unsubscribed", "bounced", "spam", "blocked", "dropped")
 TEXT_FIELDS = ("first_name", "last_name", "company", "last_tracked_ip")
 MAX_TEXT = {"first_name": 255, "last_name": 255, "company": 255, "last_tracked_ip": 45}
 SOURCE_API = 1
@@ -174,6 +174,11 @@ def _check(conn: Connection, team_id: str, fields: Mapping[str, Any], *, keep: s
             if len(text) > MAX_TEXT[name]:
                 raise Invalid(name, f"must be at most {MAX_TEXT[name]} characters")
             changes.text[name] = text or None
+    if changes.text.get("last_tracked_ip"):
+        try:
+            changes.text["last_tracked_ip"] = str(ipaddress.ip_address(changes.text["last_tracked_ip"] or ""))
+        except ValueError:
+            raise Invalid("last_tracked_ip", "must be an IPv4 or IPv6 address") from None
     if fields.get("phone"):
         changes.text["phone"] = values.parse(FieldType.PHONE, fields["phone"], "phone").text
     elif "phone" in fields:
