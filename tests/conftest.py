@@ -69,9 +69,24 @@ WHERE coalesce(kept.members, 0) != coalesce(real.members, 0)
 """
 
 
+TEAM_COUNTS_DRIFT = """
+SELECT t.id, coalesce(kept.contacts, 0), coalesce(real.contacts, 0)
+FROM teams t
+LEFT JOIN (SELECT team_id, sum(contacts) AS contacts FROM team_counts GROUP BY team_id) kept
+       ON kept.team_id = t.id
+LEFT JOIN (SELECT team_id, count(*) AS contacts FROM contacts GROUP BY team_id) real ON real.team_id = t.id
+WHERE coalesce(kept.contacts, 0) != coalesce(real.contacts, 0)
+"""
+
+
 def counts_drift(db: Database) -> list[tuple[Any, ...]]:
-    """Audiences whose kept counters differ from a fresh count of their memberships."""
-    return [tuple(row) for row in db.run_read(lambda conn: conn.exec_driver_sql(COUNTS_DRIFT).all())]
+    """Audiences and teams whose kept counters differ from a fresh count of what they count."""
+
+    def drift(conn: Any) -> list[tuple[Any, ...]]:
+        rows = conn.exec_driver_sql(COUNTS_DRIFT).all() + conn.exec_driver_sql(TEAM_COUNTS_DRIFT).all()
+        return [tuple(row) for row in rows]
+
+    return db.run_read(drift)
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def page_counted(
     if search:
         total = len(contact_ids(conn, team_id, search, 0, 10**9))
     else:
-        total = int(conn.execute(select(func.count()).where(contacts.c.team_id == team_id)).scalar_one())
+        total = counts.team_contacts(conn, team_id)
     return [profile.contact for profile in page_profiles(conn, team_id, offset, limit, search)], total
 
 
@@ -332,6 +332,7 @@ def _insert(conn: Connection, team_id: str, email: tuple[str, str], source: int)
     ).first()
     if inserted is None:
         raise Conflict(f"a contact with the email `{email[1]}` already exists")
+    counts.adjust_team(conn, team_id, 1)
     return find(conn, team_id, contact_id)
 
 
@@ -389,6 +390,7 @@ def delete_contact(conn: Connection, team_id: str, identifier: str) -> None:
     for audience_id, subscribed in held:
         counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(subscribed))
     conn.execute(delete(contacts).where(contacts.c.team_id == team_id, contacts.c.id == contact.id))
+    counts.adjust_team(conn, team_id, -1)
 
 
 def unsubscribe(conn: Connection, team_id: str, identifier: str) -> None:

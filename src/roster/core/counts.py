@@ -1,10 +1,11 @@
-"""Exact member counts per audience, kept in the transaction that changes the memberships.
+"""Exact counts kept in the transaction that changes what they count: members (and subscribed
+members) per audience, contacts per team.
 
 Counting a large audience's memberships on every read costs milliseconds (15 ms for 100k
 on SQLite); a counter costs one indexed row. On PostgreSQL each audience's counter is split
 over a few slots picked at random, so that concurrent writers to one audience do not queue
 on one row; a read sums the slots. Every change of membership in ``roster.core`` goes
-through ``adjust``.
+through ``adjust``, every contact made or deleted through ``adjust_team``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select
 
 from roster.storage.prepared import Prepared
-from roster.storage.tables import audience_counts, audiences
+from roster.storage.tables import audience_counts, audiences, team_counts
 from roster.storage.upsert import insert_for
 
 SLOTS = 8
@@ -43,15 +44,46 @@ def _add(dialect_name: str) -> Prepared:
     )
 
 
+@cache
+def _add_team(dialect_name: str) -> Prepared:
+    insert = insert_for(dialect_name, team_counts)
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=[team_counts.c.team_id, team_counts.c.slot],
+            set_={"contacts": team_counts.c.contacts + insert.excluded.contacts},
+        ).returning(team_counts.c.slot)
+    )
+
+
+_TEAM_TOTAL = Prepared(
+    select(func.coalesce(func.sum(team_counts.c.contacts), 0).label("contacts")).where(
+        team_counts.c.team_id == bindparam("team_id")
+    )
+)
+
+
+def _slot(conn: Connection) -> int:
+    return 0 if conn.dialect.name == "sqlite" else random.randrange(SLOTS)
+
+
+def adjust_team(conn: Connection, team_id: str, contacts: int) -> None:
+    if contacts:
+        values = {"team_id": team_id, "slot": _slot(conn), "contacts": contacts}
+        _add_team(conn.dialect.name).one(conn, values)
+
+
+def team_contacts(conn: Connection, team_id: str) -> int:
+    return int(_TEAM_TOTAL.one(conn, {"team_id": team_id}).contacts)
+
+
 def adjust(
     conn: Connection, team_id: str, audience_id: str, *, members: int = 0, subscribed: int = 0
 ) -> None:
     if members == 0 and subscribed == 0:
         return
-    slot = 0 if conn.dialect.name == "sqlite" else random.randrange(SLOTS)
     values = {
         "audience_id": audience_id,
-        "slot": slot,
+        "slot": _slot(conn),
         "team_id": team_id,
         "members": members,
         "subscribed": subscribed,

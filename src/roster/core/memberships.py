@@ -173,7 +173,10 @@ def upsert_contact(
         "updated_at": stamp,
     }
     row = _contact_upsert(conn.dialect.name, frozenset(names)).one(conn, values)
-    return row, row.id == contact_id
+    created = row.id == contact_id
+    if created:
+        counts.adjust_team(conn, team_id, 1)
+    return row, created
 
 
 def resubscribe(conn: Connection, team_id: str, contact_id: str) -> None:
@@ -372,6 +375,7 @@ def delete_unused(conn: Connection, team_id: str, candidates: Any, *, leaving: s
             ~in_use(leaving),
         )
     )
+    counts.adjust_team(conn, team_id, -result.rowcount)
     return result.rowcount
 
 
@@ -441,7 +445,7 @@ def page_outside(
     """The team's contacts that are not in the audience, oldest first, and how many there are.
 
     Each candidate is checked with one probe of the membership key; the total is the team's
-    count less the audience's kept count, so no membership is scanned.
+    kept count less the audience's, so nothing is counted row by row.
     """
     require_audience(conn, team_id, audience_id)
     query = select(contacts).where(contacts.c.team_id == team_id, ~_in_audience(audience_id))
@@ -449,7 +453,6 @@ def page_outside(
         query = query.where(holds(search))
         total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     else:
-        team_total = conn.execute(select(func.count()).where(contacts.c.team_id == team_id)).scalar_one()
-        total = int(team_total) - counts.totals(conn, audience_id)[0]
+        total = counts.team_contacts(conn, team_id) - counts.totals(conn, audience_id)[0]
     rows = conn.execute(query.order_by(contacts.c.id).offset(offset).limit(limit)).all()
     return list(rows), int(total)

@@ -253,6 +253,16 @@ audience_counts = Table(
     sqlite_with_rowid=False,
 )
 
+team_counts = Table(
+    "team_counts",
+    metadata,
+    Column("team_id", ObjectId, ForeignKey("teams.id", ondelete="CASCADE")),
+    Column("slot", SmallInteger),
+    Column("contacts", Integer, nullable=False),
+    PrimaryKeyConstraint("team_id", "slot"),
+    sqlite_with_rowid=False,
+)
+
 topics = Table(
     "topics",
     metadata,
