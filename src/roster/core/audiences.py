@@ -12,7 +12,7 @@ from roster.core.clock import now
 from roster.core.domains import VERIFIED, find_domain
 from roster.core.errors import Invalid, NotFound
 from roster.core.memberships import delete_unused, require_audience
-from roster.core.named import clean_name, search_page
+from roster.core.named import clean_name, clean_named, search_page
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import audiences, domains, memberships
@@ -73,18 +73,10 @@ def delete_audience(conn: Connection, team_id: str, audience_id: str) -> None:
 
 
 LIST_TYPES = (0, 1)  # single opt-in, double opt-in
-MAX_DESCRIPTION = 1000
 
 
 def _clean_list(fields: Mapping[str, Any]) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    if "name" in fields:
-        cleaned["name"] = clean_name(fields["name"])
-    if "description" in fields:
-        description = (fields["description"] or "").strip()
-        if len(description) > MAX_DESCRIPTION:
-            raise Invalid("description", f"must be at most {MAX_DESCRIPTION} characters")
-        cleaned["description"] = description or None
+    cleaned = clean_named(fields)
     if "list_type" in fields:
         if fields["list_type"] not in LIST_TYPES:
             raise Invalid("type", "must be 0 (single opt-in) or 1 (double opt-in)")

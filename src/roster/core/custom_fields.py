@@ -10,12 +10,10 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from roster.core.clock import now
 from roster.core.errors import Invalid
-from roster.core.named import clean_name, get_owned, require_unique_name, search_page
+from roster.core.named import clean_named, get_owned, require_unique_name, search_page
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import custom_fields
-
-MAX_DESCRIPTION = 1000
 
 
 class FieldType(IntEnum):
@@ -29,18 +27,11 @@ class FieldType(IntEnum):
 
 
 def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    if "name" in fields:
-        cleaned["name"] = clean_name(fields["name"])
+    cleaned = clean_named(fields)
     if "field_type" in fields:
         if fields["field_type"] not in set(FieldType):
             raise Invalid("type", "must be 0 (text), 1 (number), 2 (date), 3 (boolean) or 4 (phone)")
         cleaned["field_type"] = int(fields["field_type"])
-    if "description" in fields:
-        description = (fields["description"] or "").strip()
-        if len(description) > MAX_DESCRIPTION:
-            raise Invalid("description", f"must be at most {MAX_DESCRIPTION} characters")
-        cleaned["description"] = description or None
     return cleaned
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, func, select
@@ -11,6 +12,7 @@ from roster.storage.db import Record
 from roster.storage.search import like_pattern
 
 MAX_NAME = 255
+MAX_DESCRIPTION = 1000
 
 
 def clean_name(raw: str, field: str = "name") -> str:
@@ -20,6 +22,19 @@ def clean_name(raw: str, field: str = "name") -> str:
     if len(name) > MAX_NAME:
         raise Invalid(field, f"must be at most {MAX_NAME} characters")
     return name
+
+
+def clean_named(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``name`` and ``description``, where sent, checked and trimmed (empty description: none)."""
+    cleaned: dict[str, Any] = {}
+    if "name" in fields:
+        cleaned["name"] = clean_name(fields["name"])
+    if "description" in fields:
+        description = (fields["description"] or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise Invalid("description", f"must be at most {MAX_DESCRIPTION} characters")
+        cleaned["description"] = description or None
+    return cleaned
 
 
 def search_page(query: Select[Any], table: Table, offset: int, limit: int, search: str | None) -> Select[Any]:

@@ -16,7 +16,7 @@ from roster.core import counts
 from roster.core.clock import now
 from roster.core.errors import Invalid, NotFound
 from roster.core.memberships import get_member, require_audience
-from roster.core.named import clean_name
+from roster.core.named import clean_named
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import memberships, topic_choices, topics
@@ -25,18 +25,10 @@ from roster.storage.upsert import upsert_statement
 AUTO = "auto"
 OPT_IN = "opt-in"
 DEFAULTS = (AUTO, OPT_IN)
-MAX_DESCRIPTION = 1000
 
 
 def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    if "name" in fields:
-        cleaned["name"] = clean_name(fields["name"])
-    if "description" in fields:
-        description = (fields["description"] or "").strip()
-        if len(description) > MAX_DESCRIPTION:
-            raise Invalid("description", f"must be at most {MAX_DESCRIPTION} characters")
-        cleaned["description"] = description or None
+    cleaned = clean_named(fields)
     if "default_subscribed" in fields:
         if fields["default_subscribed"] not in DEFAULTS:
             raise Invalid("default_subscribed", "must be `auto` or `opt-in`")
