@@ -34,7 +34,7 @@ app.add_typer(team_app, name="team")
 app.add_typer(key_app, name="key")
 app.add_typer(domain_app, name="domain")
 
-console = Console()
+console = Console(soft_wrap=True)
 errors = Console(stderr=True)
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
