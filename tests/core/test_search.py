@@ -16,6 +16,7 @@ def people(tenant: Tenant, other: Tenant) -> Tenant:
         ("alan@turing.net", "Alan", "Turing"),
         ("percent%sign@odd.io", "Per", "Cent"),
         ("quoted@odd.io", "Quo", 'Te"d'),
+        ("obrien@odd.io", "Pat", "O'Brien"),
     ]:
         response = tenant.sendx(
             "POST", "/contact", json={"email": email, "firstName": first, "lastName": last}
@@ -42,11 +43,14 @@ def test_search_finds_substrings_of_names_and_emails(
     assert found(people, ".org") == ["ada@lovelace.org"]
     assert found(people, "al") == ["alan@turing.net"]  # two letters: the walk
     assert found(people, "CE") == ["ada@lovelace.org", "grace.hopper@navy.mil", "percent%sign@odd.io"]
-    assert found(people, "odd.io") == ["percent%sign@odd.io", "quoted@odd.io"]
+    assert found(people, "odd.io") == ["percent%sign@odd.io", "quoted@odd.io", "obrien@odd.io"]
+    assert found(people, "o'bri") == ["obrien@odd.io"]  # text is data, never SQL
+    assert found(people, "'; drop table contacts; --") == []
     assert found(people, "t%s") == ["percent%sign@odd.io"]
     assert found(people, 'e"d') == ["quoted@odd.io"]
     assert found(people, "zzz") == []
     assert found(people, "odd.io", offset=1, limit=1) == ["quoted@odd.io"]
+    assert len(found(people, ".io")) == 3
 
 
 def test_search_follows_changes(people: Tenant) -> None:
