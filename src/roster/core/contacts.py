@@ -24,7 +24,7 @@ from roster.core.clock import now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
 from roster.core.errors import Conflict, Invalid, NotFound
-from roster.core.named import clean_name
+from roster.core.named import clean_name, clean_texts
 from roster.ids import looks_like, new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
@@ -41,7 +41,6 @@ from roster.storage.tables import (
 )
 from roster.storage.upsert import in_id_list, upsert_statement
 
-TEXT_FIELDS = ("first_name", "last_name", "company", "last_tracked_ip")
 MAX_TEXT = {"first_name": 255, "last_name": 255, "company": 255, "last_tracked_ip": 45}
 SOURCE_API = 1
 
@@ -144,10 +143,11 @@ def page_counted(
 ) -> tuple[list[Record], int]:
     """One page of the team's contacts (rows), oldest first, and how many match in all."""
     if search:
-        total = len(contact_ids(conn, team_id, search, 0, 10**9))
-    else:
-        total = counts.team_contacts(conn, team_id)
-    return [profile.contact for profile in page_profiles(conn, team_id, offset, limit, search)], total
+        matching = contact_ids(conn, team_id, search, 0, 10**9)
+        page = profiles(conn, matching[offset : offset + limit])
+        return [profile.contact for profile in page], len(matching)
+    page = page_profiles(conn, team_id, offset, limit, None)
+    return [profile.contact for profile in page], counts.team_contacts(conn, team_id)
 
 
 def page_profiles(
@@ -168,12 +168,7 @@ def _check(conn: Connection, team_id: str, fields: Mapping[str, Any], *, keep: s
     if "email" in fields:
         changes.email = clean_email(fields["email"])
         _require_free_email(conn, team_id, changes.email[1], keep)
-    for name in TEXT_FIELDS:
-        if name in fields:
-            text = (fields[name] or "").strip()
-            if len(text) > MAX_TEXT[name]:
-                raise Invalid(name, f"must be at most {MAX_TEXT[name]} characters")
-            changes.text[name] = text or None
+    changes.text.update(clean_texts(fields, MAX_TEXT))
     if changes.text.get("last_tracked_ip"):
         try:
             changes.text["last_tracked_ip"] = str(ipaddress.ip_address(changes.text["last_tracked_ip"] or ""))

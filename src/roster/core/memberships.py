@@ -26,6 +26,7 @@ from roster.core import counts
 from roster.core.clock import now
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound
+from roster.core.named import clean_texts
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
@@ -42,7 +43,6 @@ from roster.storage.tables import (
 )
 from roster.storage.upsert import insert_for
 
-NAME_FIELDS = ("first_name", "last_name")
 MAX_NAME = 255
 
 
@@ -138,17 +138,7 @@ def _membership_insert(dialect_name: str) -> Prepared:
 
 
 def clean_names(fields: Mapping[str, Any]) -> dict[str, str | None]:
-    cleaned: dict[str, str | None] = {}
-    for field in NAME_FIELDS:
-        if field not in fields:
-            continue
-        value = fields[field]
-        if value is not None:
-            value = value.strip()
-            if len(value) > MAX_NAME:
-                raise Invalid(field, f"must be at most {MAX_NAME} characters")
-        cleaned[field] = value or None
-    return cleaned
+    return clean_texts(fields, {"first_name": MAX_NAME, "last_name": MAX_NAME})
 
 
 def upsert_contact(
@@ -428,31 +418,37 @@ def page_inside(
     conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, search: str | None
 ) -> tuple[list[Record], int]:
     """The audience's contacts (whole rows), oldest first, and how many there are."""
-    require_audience(conn, team_id, audience_id)
-    query = select(contacts).where(contacts.c.team_id == team_id, _in_audience(audience_id))
-    if search:
-        query = query.where(holds(search))
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    else:
-        total = counts.totals(conn, audience_id)[0]
-    rows = conn.execute(query.order_by(contacts.c.id).offset(offset).limit(limit)).all()
-    return list(rows), int(total)
+    return _page_by_membership(conn, team_id, audience_id, offset, limit, search, inside=True)
 
 
 def page_outside(
     conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, search: str | None
 ) -> tuple[list[Record], int]:
-    """The team's contacts that are not in the audience, oldest first, and how many there are.
+    """The team's contacts that are not in the audience, oldest first, and how many there are."""
+    return _page_by_membership(conn, team_id, audience_id, offset, limit, search, inside=False)
 
-    Each candidate is checked with one probe of the membership key; the total is the team's
-    kept count less the audience's, so nothing is counted row by row.
-    """
+
+def _page_by_membership(
+    conn: Connection,
+    team_id: str,
+    audience_id: str,
+    offset: int,
+    limit: int,
+    search: str | None,
+    *,
+    inside: bool,
+) -> tuple[list[Record], int]:
+    """Each candidate is checked with one probe of the membership key. Without ``search`` the
+    total comes from the kept counts (members; or the team's contacts less the members), so
+    nothing is counted row by row."""
     require_audience(conn, team_id, audience_id)
-    query = select(contacts).where(contacts.c.team_id == team_id, ~_in_audience(audience_id))
+    member = _in_audience(audience_id)
+    query = select(contacts).where(contacts.c.team_id == team_id, member if inside else ~member)
     if search:
         query = query.where(holds(search))
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     else:
-        total = counts.team_contacts(conn, team_id) - counts.totals(conn, audience_id)[0]
+        members = counts.totals(conn, audience_id)[0]
+        total = members if inside else counts.team_contacts(conn, team_id) - members
     rows = conn.execute(query.order_by(contacts.c.id).offset(offset).limit(limit)).all()
-    return list(rows), int(total)
+    return list(rows), total

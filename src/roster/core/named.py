@@ -24,6 +24,18 @@ def clean_name(raw: str, field: str = "name") -> str:
     return name
 
 
+def clean_texts(fields: Mapping[str, Any], limits: Mapping[str, int]) -> dict[str, str | None]:
+    """Those of ``limits``' fields that were sent, trimmed (empty: none) and checked for length."""
+    cleaned: dict[str, str | None] = {}
+    for name, limit in limits.items():
+        if name in fields:
+            text = (fields[name] or "").strip()
+            if len(text) > limit:
+                raise Invalid(name, f"must be at most {limit} characters")
+            cleaned[name] = text or None
+    return cleaned
+
+
 def clean_named(fields: Mapping[str, Any]) -> dict[str, Any]:
     """``name`` and ``description``, where sent, checked and trimmed (empty description: none)."""
     cleaned: dict[str, Any] = {}
