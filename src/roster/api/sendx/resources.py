@@ -11,17 +11,11 @@ from roster.api.sendx.paging import Limit, Offset, Search
 from roster.core import audiences, custom_fields, tags
 
 
-def _list_fields(data: schemas.ListIn) -> dict[str, object]:
+def _typed(data: schemas.ListIn | schemas.CustomFieldIn, core_name: str) -> dict[str, object]:
+    """The fields sent, with SendX's ``type`` under the core's name for it."""
     fields = sent(data)
     if "type" in fields:
-        fields["list_type"] = fields.pop("type")
-    return fields
-
-
-def _field_fields(data: schemas.CustomFieldIn) -> dict[str, object]:
-    fields = sent(data)
-    if "type" in fields:
-        fields["field_type"] = fields.pop("type")
+        fields[core_name] = fields.pop("type")
     return fields
 
 
@@ -38,7 +32,7 @@ class ListController(Controller):
 
     @post("/", summary="Create a list", **body(schemas.ListIn))
     async def create_list(self, ctx: Ctx, data: JSONBody[schemas.ListIn]) -> schemas.ListOut:
-        return render.list_(await ctx.db.write(audiences.create_list, ctx.team_id, _list_fields(data)))
+        return render.list_(await ctx.db.write(audiences.create_list, ctx.team_id, _typed(data, "list_type")))
 
     @get("/{identifier:str}", summary="Get a list")
     async def get_list(self, ctx: Ctx, identifier: PathId) -> schemas.ListOut:
@@ -48,7 +42,9 @@ class ListController(Controller):
     async def update_list(
         self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.ListIn]
     ) -> schemas.ListOut:
-        row = await ctx.db.write(audiences.update_audience, ctx.team_id, identifier, _list_fields(data))
+        row = await ctx.db.write(
+            audiences.update_audience, ctx.team_id, identifier, _typed(data, "list_type")
+        )
         return render.list_(row)
 
     @delete("/{identifier:str}", status_code=200, summary="Delete a list")
@@ -100,7 +96,7 @@ class CustomFieldController(Controller):
     @post("/", summary="Create a custom field", **body(schemas.CustomFieldIn))
     async def create_field(self, ctx: Ctx, data: JSONBody[schemas.CustomFieldIn]) -> schemas.CustomFieldOut:
         return render.custom_field(
-            await ctx.db.write(custom_fields.create_field, ctx.team_id, _field_fields(data))
+            await ctx.db.write(custom_fields.create_field, ctx.team_id, _typed(data, "field_type"))
         )
 
     @get("/{identifier:str}", summary="Get a custom field")
@@ -114,7 +110,7 @@ class CustomFieldController(Controller):
         self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.CustomFieldIn]
     ) -> schemas.CustomFieldOut:
         row = await ctx.db.write(
-            custom_fields.update_field, ctx.team_id, render.field_id(identifier), _field_fields(data)
+            custom_fields.update_field, ctx.team_id, render.field_id(identifier), _typed(data, "field_type")
         )
         return render.custom_field(row)
 
