@@ -3,12 +3,15 @@
 The 22 characters encode a 131-bit number whose high bits are the creation time in
 milliseconds and whose low 83 bits are random, so IDs of one type sort by creation time
 (byte-wise, as the alphabet is in ASCII order). Ordering by ID is how lists stay stable.
+Within one process IDs are strictly increasing: an ID made in the same millisecond as the
+one before it is that one plus one, as in monotonic ULIDs.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -29,9 +32,16 @@ def base62(number: int, length: int) -> str:
     return "".join(reversed(pairs))
 
 
+_last = 0
+_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    stamp = time.time_ns() // 1_000_000
-    return f"{prefix}_{base62((stamp << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS), _LENGTH)}"
+    global _last
+    number = ((time.time_ns() // 1_000_000) << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
+    with _lock:
+        number = _last = max(number, _last + 1)
+    return f"{prefix}_{base62(number, _LENGTH)}"
 
 
 def random_token(length: int) -> str:

@@ -23,6 +23,12 @@ def test_ids_sort_by_creation_time_and_never_repeat() -> None:
     assert len(set(earlier)) == 1000
 
 
+def test_ids_made_in_one_millisecond_still_increase() -> None:
+    made = [new_id("contact") for _ in range(10_000)]
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+
+
 def test_random_tokens_are_long_and_distinct() -> None:
     tokens = {random_token(40) for _ in range(1000)}
     assert len(tokens) == 1000
