@@ -108,6 +108,8 @@ def settings(database_url: str) -> Settings:
         public_url=PUBLIC_URL,
         secret_key=None,
         dns_nameserver=None,
+        webhook_allow_private=True,
+        worker="off",  # webhook tests run the worker themselves, on their own clock
     )
 
 
@@ -204,7 +206,13 @@ def live_server(database_url: str, db: Database, tmp_path_factory: pytest.TempPa
     """``roster serve`` in a real process (granian) on the test database; yields its base URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {**os.environ, "ROSTER_DATABASE_URL": database_url, "ROSTER_PORT": str(port)}
+    env = {
+        **os.environ,
+        "ROSTER_DATABASE_URL": database_url,
+        "ROSTER_PORT": str(port),
+        "ROSTER_WORKER": "inline",
+        "ROSTER_WEBHOOK_ALLOW_PRIVATE": "1",
+    }
     env.pop("ROSTER_PUBLIC_URL", None)
     with Path(log).open("wb") as out:
         process = subprocess.Popen(

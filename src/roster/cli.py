@@ -1,4 +1,4 @@
-"""``roster``: serve, migrate, and manage teams, keys and domains.
+"""``roster``: serve, deliver webhooks, migrate, and manage teams, members, keys and domains.
 
 Every command takes ``--json`` and then prints exactly one JSON object on stdout.
 """
@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import Connection
 
 from roster.config import load_settings
-from roster.core import domains, teams
+from roster.core import domains, members, teams
 from roster.core.errors import RosterError
 from roster.storage import migrate as migrations
 from roster.storage.db import Database, Record
@@ -30,7 +30,9 @@ app = typer.Typer(
 team_app = typer.Typer(help="Teams (tenants).", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 domain_app = typer.Typer(help="Sending domains.", no_args_is_help=True)
+member_app = typer.Typer(help="Team members.", no_args_is_help=True)
 app.add_typer(team_app, name="team")
+app.add_typer(member_app, name="member")
 app.add_typer(key_app, name="key")
 app.add_typer(domain_app, name="domain")
 
@@ -140,6 +142,29 @@ def serve(
 
 
 @app.command()
+def worker(as_json: Json = False) -> None:
+    """Deliver webhooks until stopped. Run one or more beside the servers on PostgreSQL;
+    on SQLite the server delivers them itself (ROSTER_WORKER)."""
+    import anyio
+
+    from roster.delivery import Worker
+
+    settings = load_settings()
+    db = _database()
+    migrations.upgrade(db)
+    if as_json:
+        print(json.dumps({"status": "delivering", "database": db.url}), flush=True)
+    else:
+        console.print(f"Delivering webhooks from {db.url}")
+    try:
+        anyio.run(Worker(db, settings).run)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        db.dispose()
+
+
+@app.command()
 def migrate(as_json: Json = False) -> None:
     """Upgrade the schema to the latest version."""
     db = _database()
@@ -155,6 +180,19 @@ def team_create(name: str, as_json: Json = False) -> None:
     """Create a team."""
     team = _write(teams.create_team, name)
     _emit(as_json, {"id": team.id, "name": team.name}, f"Created team {team.id} ({team.name})")
+
+
+@member_app.command("add")
+def member_add(
+    team: TeamId,
+    email: str,
+    name: Annotated[str, typer.Option("--name", help="The member's full name.")],
+    as_json: Json = False,
+) -> None:
+    """Add a member to a team (they are read through the SendX API's /team/member)."""
+    row = _write(members.add_member, team, email, name)
+    payload = {"id": row.id, "team_id": row.team_id, "email": row.email, "full_name": row.full_name}
+    _emit(as_json, payload, f"Added member {row.id} ({row.full_name} <{row.email}>)")
 
 
 @key_app.command("create")

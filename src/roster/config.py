@@ -16,6 +16,16 @@ class Settings:
     dns_nameserver: str | None
     rate_limit: str | None = None
     redis_url: str | None = None
+    webhook_allow_private: bool = False
+    worker: str = "auto"
+
+    @property
+    def inline_worker(self) -> bool:
+        """Whether the server delivers webhooks itself: by default on SQLite, where it is the
+        only process; on PostgreSQL ``roster worker`` processes do it."""
+        if self.worker == "auto":
+            return self.database_url.startswith("sqlite")
+        return self.worker == "inline"
 
     @property
     def base_url(self) -> str:
@@ -37,4 +47,6 @@ def load_settings() -> Settings:
         dns_nameserver=env.get("ROSTER_DNS_NAMESERVER") or None,
         rate_limit=env.get("ROSTER_RATE_LIMIT") or None,
         redis_url=env.get("ROSTER_REDIS_URL") or None,
+        webhook_allow_private=env.get("ROSTER_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes"),
+        worker=env.get("ROSTER_WORKER", "auto"),
     )

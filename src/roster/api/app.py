@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -16,6 +20,7 @@ from roster.api.rate_limit import RateLimit
 from roster.config import Settings, load_settings
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import instance_secret
+from roster.delivery import Worker
 from roster.storage.db import Database
 from roster.web import pages
 
@@ -33,6 +38,19 @@ async def readyz(state: State) -> Response[dict[str, str]]:
     except Exception as exc:
         return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
     return Response({"status": "ok", "database": "ok"})
+
+
+def delivering(worker: Worker) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan that runs the webhook worker beside the server."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(worker.run)
+            yield
+            group.cancel_scope.cancel()
+
+    return lifespan
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Litestar:
@@ -60,6 +78,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
+        lifespan=[delivering(Worker(db, settings))] if settings.inline_worker else [],
         on_shutdown=[db.dispose, rate_limit.close],
         debug=False,
     )

@@ -11,11 +11,12 @@ from roster.core import counts
 from roster.core.clock import now
 from roster.core.domains import VERIFIED, find_domain
 from roster.core.errors import Invalid, NotFound
+from roster.core.guards import require_untargeted
 from roster.core.memberships import delete_unused, require_audience
 from roster.core.named import clean_name, clean_named, search_page
 from roster.ids import new_id
 from roster.storage.db import Record
-from roster.storage.tables import audiences, domains, memberships
+from roster.storage.tables import audiences, campaign_targets, domains, memberships
 
 
 def _audience_query(team_id: str) -> Select[Any]:
@@ -67,6 +68,7 @@ def list_audiences_of_domain(conn: Connection, team_id: str, domain_name: str) -
 def delete_audience(conn: Connection, team_id: str, audience_id: str) -> None:
     """Delete the audience with its topics and memberships, and the contacts it leaves unused."""
     require_audience(conn, team_id, audience_id)
+    require_untargeted(conn, campaign_targets.c.audience_id, audience_id, "audience")
     members = select(memberships.c.contact_id).where(memberships.c.audience_id == audience_id)
     delete_unused(conn, team_id, members, leaving=audience_id)
     conn.execute(delete(audiences).where(audiences.c.team_id == team_id, audiences.c.id == audience_id))

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, literal, null, select, union_all, update
 
-from roster.core import counts, memberships, tags, values
+from roster.core import counts, memberships, outbox, tags, values
 from roster.core.clock import now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
@@ -341,7 +341,9 @@ def create_contact(
     contact = _insert(conn, team_id, changes.email, source)
     changes.email = None
     _apply(conn, team_id, contact, changes, additive=False)
-    return get_profile(conn, team_id, contact.id)
+    profile = get_profile(conn, team_id, contact.id)
+    outbox.emit(conn, team_id, outbox.CONTACT_CREATED, [outbox.contact_data(profile.contact)])
+    return profile
 
 
 def update_contact(conn: Connection, team_id: str, identifier: str, fields: Mapping[str, Any]) -> Profile:
@@ -372,7 +374,10 @@ def identify(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> tuple
     if created:
         changes.email = None
     _apply(conn, team_id, contact, changes, additive=True)
-    return get_profile(conn, team_id, contact.id), created
+    profile = get_profile(conn, team_id, contact.id)
+    if created:
+        outbox.emit(conn, team_id, outbox.CONTACT_CREATED, [outbox.contact_data(profile.contact)])
+    return profile, created
 
 
 def delete_contact(conn: Connection, team_id: str, identifier: str) -> None:

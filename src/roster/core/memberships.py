@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from roster.core import counts
+from roster.core import counts, outbox
 from roster.core.clock import now
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound
@@ -166,6 +166,7 @@ def upsert_contact(
     created = row.id == contact_id
     if created:
         counts.adjust_team(conn, team_id, 1)
+        outbox.emit(conn, team_id, outbox.CONTACT_CREATED, [outbox.contact_data(row)])
     return row, created
 
 
@@ -224,6 +225,8 @@ def set_subscribed(
     ).rowcount
     if changed:
         counts.adjust(conn, team_id, audience_id, subscribed=1 if subscribed else -1)
+        if not subscribed:
+            outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, [contact_id], listId=audience_id)
     if subscribed:
         resubscribe(conn, team_id, contact_id)
 
@@ -338,11 +341,13 @@ def unsubscribe_everywhere(conn: Connection, team_id: str, contact_id: str) -> N
     ).scalars()
     for audience in left.all():
         counts.adjust(conn, team_id, audience, subscribed=-1)
-    conn.execute(
+    flagged = conn.execute(
         update(contacts)
-        .where(contacts.c.team_id == team_id, contacts.c.id == contact_id)
+        .where(contacts.c.team_id == team_id, contacts.c.id == contact_id, ~contacts.c.unsubscribed)
         .values(unsubscribed=True, updated_at=stamp)
-    )
+    ).rowcount
+    if flagged:
+        outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, [contact_id], listId=None)
 
 
 def in_use(leaving: str) -> Any:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, insert, select, update
 
 from roster.core.clock import now
+from roster.core.guards import require_untargeted
 from roster.core.named import clean_name, get_owned, require_unique_name, search_page
 from roster.ids import new_id
 from roster.storage.db import Record
-from roster.storage.tables import tags
+from roster.storage.tables import campaign_targets, tags
 
 
 def create_tag(conn: Connection, team_id: str, name: str) -> Record:
@@ -58,4 +59,5 @@ def rename_tag(conn: Connection, team_id: str, tag_id: str, name: str) -> Record
 
 def delete_tag(conn: Connection, team_id: str, tag_id: str) -> None:
     get_tag(conn, team_id, tag_id)
+    require_untargeted(conn, campaign_targets.c.tag_id, tag_id, "tag")
     conn.execute(delete(tags).where(tags.c.team_id == team_id, tags.c.id == tag_id))

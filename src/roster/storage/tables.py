@@ -289,3 +289,147 @@ topic_choices = Table(
     Index(None, "contact_id"),
     sqlite_with_rowid=False,
 )
+
+senders = Table(
+    "senders",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(255), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("email_normalized", String(254), nullable=False),
+    Column("domain", String(253), nullable=False),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "email_normalized"),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("html_content", Text),
+    Column("text_content", Text),
+    Column("preheader", String(255)),
+    Column("labels", JSON, nullable=False),
+    _created(),
+    _updated(),
+    Index(None, "team_id", "id"),
+)
+
+# A segment's rule tree is stored as the JSON the user wrote; it is compiled to SQL on
+# every evaluation, so membership is never stale.
+segments = Table(
+    "segments",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(255), nullable=False),
+    Column("name_normalized", String(255), nullable=False),
+    Column("rules", JSON, nullable=False),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "name_normalized"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    _id(),
+    _team(),
+    Column("name", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("sender_id", ObjectId, ForeignKey("senders.id", ondelete="RESTRICT"), nullable=False),
+    Column("html_code", Text, nullable=False),
+    Column("plain_text", Text),
+    Column("preview_text", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("schedule_type", SmallInteger),
+    Column("schedule_condition", String(64)),
+    Column("scheduled_at", UTCDateTime),
+    Column("time_condition", String(32)),
+    Column("timezone", String(64)),
+    Column("preferred_timezone", String(64)),
+    Column("preferred_time_condition", String(64)),
+    Column("send_in_contacts_timezone", Boolean, nullable=False, server_default=false()),
+    Column("smart_send", Boolean, nullable=False, server_default=false()),
+    _created(),
+    _updated(),
+    Index(None, "team_id", "status"),
+)
+
+# What a campaign includes or excludes: one list, tag or segment per row.
+campaign_targets = Table(
+    "campaign_targets",
+    metadata,
+    Column("campaign_id", ObjectId, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("position", SmallInteger),
+    _team(),
+    Column("excluded", Boolean, nullable=False),
+    Column("audience_id", ObjectId, ForeignKey("audiences.id", ondelete="CASCADE")),
+    Column("tag_id", ObjectId, ForeignKey("tags.id", ondelete="CASCADE")),
+    Column("segment_id", ObjectId, ForeignKey("segments.id", ondelete="CASCADE")),
+    PrimaryKeyConstraint("campaign_id", "position"),
+    Index(None, "audience_id"),
+    Index(None, "tag_id"),
+    Index(None, "segment_id"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    _id(),
+    _team(),
+    Column("email", String(254), nullable=False),
+    Column("email_normalized", String(254), nullable=False),
+    Column("full_name", String(255), nullable=False),
+    _created(),
+    _updated(),
+    UniqueConstraint("team_id", "email_normalized"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    _id(),
+    _team(),
+    Column("url", String(2048), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("secret", String(64), nullable=False),
+    Column("contact_created", Boolean, nullable=False),
+    Column("unsubscribed", Boolean, nullable=False),
+    Column("bounced", Boolean, nullable=False),
+    Column("marked_spam", Boolean, nullable=False),
+    Column("dropped", Boolean, nullable=False),
+    Column("opened", Boolean, nullable=False),
+    Column("clicked", Boolean, nullable=False),
+    Column("disabled_reason", String(255)),
+    _created(),
+    _updated(),
+    Index(None, "team_id", "enabled"),
+)
+
+# The outbox: one row per event and endpoint, written in the transaction of the change
+# that caused the event. ``id`` is the event's ``webhook-id``, the same on every retry.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ObjectId),
+    Column("webhook_id", ObjectId, ForeignKey("webhooks.id", ondelete="CASCADE")),
+    _team(),
+    Column("event", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", SmallInteger, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_status", SmallInteger),
+    Column("last_error", String(255)),
+    _created(),
+    Column("delivered_at", UTCDateTime),
+    PrimaryKeyConstraint("id", "webhook_id"),
+    Index(None, "state", "next_attempt_at"),
+    Index(None, "webhook_id"),
+)

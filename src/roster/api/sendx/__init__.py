@@ -14,6 +14,13 @@ from roster.api.common import DEPENDENCIES, api_key_auth
 from roster.api.errors import ErrorDialect
 from roster.api.sendx.contacts import ContactController, EventController
 from roster.api.sendx.resources import CustomFieldController, ListController, TagController
+from roster.api.sendx.sending import (
+    CampaignController,
+    ReportController,
+    SenderController,
+    TemplateController,
+)
+from roster.api.sendx.team import MemberController, SegmentController, WebhookController
 
 PREFIX = "/api/v1/rest"
 
@@ -30,7 +37,20 @@ def team_api_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 
 router = Router(
     path=PREFIX,
-    route_handlers=[ContactController, EventController, ListController, TagController, CustomFieldController],
+    route_handlers=[
+        ContactController,
+        EventController,
+        ListController,
+        TagController,
+        CustomFieldController,
+        SenderController,
+        TemplateController,
+        CampaignController,
+        ReportController,
+        SegmentController,
+        MemberController,
+        WebhookController,
+    ],
     dependencies=DEPENDENCIES,
     before_request=api_key_auth(team_api_key, full_access=True),
     tags=["SendX"],

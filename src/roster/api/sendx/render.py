@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from msgspec import UNSET
+
 from roster.api.sendx import schemas
 from roster.core.contacts import Profile
 from roster.storage.db import Record
@@ -76,3 +78,101 @@ def contact(profile: Profile) -> schemas.ContactOut:
 
 def message(text: str) -> schemas.Message:
     return schemas.Message(status="success", message=text)
+
+
+def sender(row: Record) -> schemas.SenderOut:
+    return schemas.SenderOut(id=row.id, name=row.name, email=row.email, is_whitelisted=bool(row.whitelisted))
+
+
+def template(row: Record) -> schemas.TemplateOut:
+    return schemas.TemplateOut(
+        id=row.id,
+        name=row.name,
+        subject=row.subject,
+        html_code=row.html_content,
+        text_content=row.text_content,
+        preheader=row.preheader,
+        tags=list(row.labels),
+        type=0,
+        created=time(row.created_at),
+        updated=time(row.updated_at),
+    )
+
+
+def campaign(row: Record, targets: dict[str, list[str]]) -> schemas.CampaignOut:
+    return schemas.CampaignOut(
+        id=row.id,
+        name=row.name,
+        subject=row.subject,
+        preheader=row.preview_text,
+        sender=row.sender_id,
+        html_content=row.html_code,
+        text_content=row.plain_text,
+        schedule_type=row.schedule_type if row.schedule_type is not None else 0,
+        schedule_condition=row.schedule_condition or "",
+        time_condition=row.time_condition,
+        timezone=row.timezone,
+        smart_send=row.smart_send,
+        send_in_contacts_timezone=row.send_in_contacts_timezone,
+        preferred_time_condition=row.preferred_time_condition,
+        preferred_timezone=row.preferred_timezone,
+        status=row.status,
+        created=time(row.created_at),
+        updated=time(row.updated_at),
+        **targets,
+    )
+
+
+def report(row: Record, recipient_count: int) -> schemas.ReportOut:
+    """Sending is not part of Roster yet: every delivery event count is zero."""
+    return schemas.ReportOut(
+        campaign_id=row.id,
+        status=row.status,
+        recipient_count=recipient_count,
+        link_stats=[],
+        sent_contact_count=0,
+        opened_contact_count=0,
+        opened_unique_contact_count=0,
+        clicked_contact_count=0,
+        clicked_unique_contact_count=0,
+        unsubscribe_contact_count=0,
+        bounce_contact_count=0,
+        spam_contact_count=0,
+    )
+
+
+def segment(row: Record) -> schemas.SegmentOut:
+    return schemas.SegmentOut(
+        id=row.id, name=row.name, rules=row.rules, created=time(row.created_at), updated=time(row.updated_at)
+    )
+
+
+def member(row: Record) -> schemas.MemberOut:
+    return schemas.MemberOut(
+        id=row.id,
+        email=row.email,
+        user_name=row.email,
+        full_name=row.full_name,
+        avatar_url=None,
+        created=time(row.created_at),
+        updated=time(row.updated_at),
+    )
+
+
+def webhook(row: Record, *, with_secret: bool = False) -> schemas.WebhookOut:
+    return schemas.WebhookOut(
+        id=row.id,
+        url=row.url,
+        enabled=row.enabled,
+        contact_created=row.contact_created,
+        unsubscribed=row.unsubscribed,
+        bounced=row.bounced,
+        marked_spam=row.marked_spam,
+        dropped=row.dropped,
+        opened=row.opened,
+        clicked=row.clicked,
+        disabled_reason=row.disabled_reason,
+        created=time(row.created_at),
+        updated=time(row.updated_at),
+        secret=row.secret if with_secret else UNSET,
+    )

@@ -130,3 +130,159 @@ class RevenueEventIn(Request):
 class Message(Struct):
     status: str
     message: str
+
+
+class SenderIn(Request):
+    name: str
+    email: str
+
+
+class SenderOut(Struct, rename="camel"):
+    id: str
+    name: str
+    email: str
+    is_whitelisted: bool
+
+
+class TemplateIn(Request, rename="camel"):
+    name: str | UnsetType = UNSET
+    subject: str | UnsetType = UNSET
+    html_content: str | UnsetType | None = UNSET
+    text_content: str | UnsetType | None = UNSET
+    preheader: str | UnsetType | None = UNSET
+    tags: list[str] | UnsetType | None = UNSET
+
+
+class TemplateOut(Struct, rename="camel"):
+    id: str
+    name: str
+    subject: str
+    html_code: str | None
+    text_content: str | None
+    preheader: str | None
+    tags: list[str]
+    type: int
+    created: str
+    updated: str
+
+
+class CampaignIn(Request, rename="camel"):
+    name: str
+    subject: str
+    sender: str
+    html_code: str
+    preview_text: str | None = None
+    plain_text: str | None = None
+    schedule_type: int | None = None
+    schedule_condition: str | None = None
+    time_condition: str | None = None
+    timezone: str | None = None
+    preferred_timezone: str | None = None
+    preferred_time_condition: str | None = None
+    send_in_contacts_timezone: bool | None = None
+    smart_send: bool | None = None
+    included_segments: list[str] | None = None
+    included_lists: list[str] | None = None
+    included_tags: list[str] | None = None
+    excluded_segments: list[str] | None = None
+    excluded_lists: list[str] | None = None
+    excluded_tags: list[str] | None = None
+
+
+class CampaignOut(Struct, rename="camel"):
+    id: str
+    name: str
+    subject: str
+    preheader: str | None
+    sender: str
+    html_content: str
+    text_content: str | None
+    schedule_type: int
+    schedule_condition: str
+    time_condition: str | None
+    timezone: str | None
+    smart_send: bool
+    send_in_contacts_timezone: bool
+    preferred_time_condition: str | None
+    preferred_timezone: str | None
+    status: str
+    included_segments: list[str]
+    included_lists: list[str]
+    included_tags: list[str]
+    excluded_segments: list[str]
+    excluded_lists: list[str]
+    excluded_tags: list[str]
+    created: str
+    updated: str
+
+
+class ReportOut(Struct, rename="camel"):
+    campaign_id: str
+    status: str
+    recipient_count: int
+    link_stats: list[dict[str, object]]
+    sent_contact_count: int
+    opened_contact_count: int
+    opened_unique_contact_count: int
+    clicked_contact_count: int
+    clicked_unique_contact_count: int
+    unsubscribe_contact_count: int
+    bounce_contact_count: int
+    spam_contact_count: int
+
+
+class SegmentIn(Request):
+    name: str | UnsetType = UNSET
+    rules: dict[str, object] | UnsetType = UNSET
+
+
+class SegmentOut(Struct):
+    id: str
+    name: str
+    rules: dict[str, object]
+    created: str
+    updated: str
+
+
+class SegmentCount(Struct):
+    id: str
+    count: int
+
+
+class MemberOut(Struct, rename="camel"):
+    id: str
+    email: str
+    user_name: str
+    full_name: str
+    avatar_url: str | None
+    created: str
+    updated: str
+
+
+class WebhookIn(Request, rename="camel"):
+    url: str | UnsetType = UNSET
+    enabled: bool | UnsetType = UNSET
+    contact_created: bool | UnsetType = UNSET
+    unsubscribed: bool | UnsetType = UNSET
+    bounced: bool | UnsetType = UNSET
+    marked_spam: bool | UnsetType = UNSET
+    dropped: bool | UnsetType = UNSET
+    opened: bool | UnsetType = UNSET
+    clicked: bool | UnsetType = UNSET
+
+
+class WebhookOut(Struct, rename="camel"):
+    id: str
+    url: str
+    enabled: bool
+    contact_created: bool
+    unsubscribed: bool
+    bounced: bool
+    marked_spam: bool
+    dropped: bool
+    opened: bool
+    clicked: bool
+    disabled_reason: str | None
+    created: str
+    updated: str
+    secret: str | UnsetType = UNSET  # shown once, in the answer to the create
