@@ -130,8 +130,8 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.Column("preferred_timezone", sa.String(length=64), nullable=True),
         sa.Column("preferred_time_condition", sa.String(length=64), nullable=True),
-        sa.Column("send_in_contacts_timezone", sa.Boolean(), server_default=sa.text("0"), nullable=False),
-        sa.Column("smart_send", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("send_in_contacts_timezone", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("smart_send", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
