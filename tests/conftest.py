@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,23 +202,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url: str, db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def serving(database_url: str, log: Path, **env: str) -> Iterator[str]:
     """``roster serve`` in a real process (granian) on the test database; yields its base URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {
-        **os.environ,
-        "ROSTER_DATABASE_URL": database_url,
-        "ROSTER_PORT": str(port),
-        "ROSTER_WORKER": "inline",
-        "ROSTER_WEBHOOK_ALLOW_PRIVATE": "1",
-    }
-    env.pop("ROSTER_PUBLIC_URL", None)
-    with Path(log).open("wb") as out:
+    environment = {**os.environ, "ROSTER_DATABASE_URL": database_url, "ROSTER_PORT": str(port), **env}
+    environment.pop("ROSTER_PUBLIC_URL", None)
+    with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "roster", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
+            env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -231,9 +225,18 @@ def live_server(database_url: str, db: Database, tmp_path_factory: pytest.TempPa
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"roster serve did not start:\n{Path(log).read_text()}")
+                raise RuntimeError(f"roster serve did not start:\n{log.read_text()}")
             time.sleep(0.1)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server shared by the session. It delivers no webhooks: the webhook tests run their own
+    worker, so that nothing else takes their deliveries."""
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with serving(database_url, log, ROSTER_WORKER="off", ROSTER_WEBHOOK_ALLOW_PRIVATE="1") as base:
+        yield base

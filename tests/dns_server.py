@@ -1,4 +1,4 @@
-"""A real DNS server on loopback (UDP) that answers TXT queries from a dict, for verification tests."""
+"""A real DNS server on loopback (UDP) answering TXT and A queries from dicts it reads on each query."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import dns.rrset
 
 
 @contextmanager
-def txt_server(records: dict[str, list[str]]) -> Iterator[str]:
-    """Serve ``records`` (name → TXT strings); yields ``host:port`` for ``ROSTER_DNS_NAMESERVER``."""
+def txt_server(records: dict[str, list[str]], addresses: dict[str, list[str]] | None = None) -> Iterator[str]:
+    """Serve ``records`` (name → TXT strings) and ``addresses`` (name → IPv4 addresses); yields
+    ``host:port`` for ``ROSTER_DNS_NAMESERVER``. Changes to the dicts show in later answers."""
+    addresses = {} if addresses is None else addresses
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.2)
@@ -37,7 +39,11 @@ def txt_server(records: dict[str, list[str]]) -> Iterator[str]:
                 response.answer.append(
                     dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, "TXT", *quoted)
                 )
-            else:
+            elif question.rdtype == dns.rdatatype.A and name in addresses:
+                response.answer.append(
+                    dns.rrset.from_text(question.name, 0, dns.rdataclass.IN, "A", *addresses[name])
+                )
+            elif name not in records and name not in addresses:
                 response.set_rcode(3)  # NXDOMAIN
             response.flags |= dns.flags.AA
             sock.sendto(response.to_wire(), peer)

@@ -89,3 +89,36 @@ def test_domain_verify_checks_the_txt_record(database_url: str) -> None:
             database_url, "domain", "verify", domain["id"], env={"ROSTER_DNS_NAMESERVER": nameserver}
         )
     assert verified["status"] == "verified"
+
+
+def test_member_add(database_url: str, live_server: str) -> None:
+    team = roster(database_url, "team", "create", "Crew")
+    key = roster(database_url, "key", "create", "--team", team["id"], "--permission", "full_access")
+    added = roster(
+        database_url, "member", "add", "--team", team["id"], "ada@crew.example", "--name", "Ada Lovelace"
+    )
+    assert added["id"].startswith("member_")
+    assert (added["email"], added["full_name"], added["team_id"]) == (
+        "ada@crew.example",
+        "Ada Lovelace",
+        team["id"],
+    )
+    headers = {"X-Team-ApiKey": key["token"]}
+    shown = httpx.get(f"{live_server}/api/v1/rest/team/member/{added['id']}", headers=headers).json()
+    assert (shown["email"], shown["fullName"]) == ("ada@crew.example", "Ada Lovelace")
+    again = roster(
+        database_url, "member", "add", "--team", team["id"], "ADA@crew.example", "--name", "Ada", ok=False
+    )
+    assert "already exists" in again.stderr
+    missing = roster(
+        database_url,
+        "member",
+        "add",
+        "--team",
+        "team_0000000000000000000000",
+        "x@crew.example",
+        "--name",
+        "X",
+        ok=False,
+    )
+    assert "not found" in missing.stderr
