@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -105,11 +104,6 @@ class StrictJSON(MsgspecDTO[T], Generic[T]):
 def body(model: type[msgspec.Struct]) -> dict[str, Any]:
     """Handler options for a JSON body of ``model``: strict decoding, plain responses."""
     return {"dto": StrictJSON[model], "return_dto": None}  # type: ignore[valid-type]
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds: ``2025-02-05T08:00:00.000Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def sent(data: msgspec.Struct) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
-from roster.core.clock import now
+from roster.core.clock import iso, now
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
@@ -48,10 +48,6 @@ _LISTENERS = {
 }
 
 
-def stamp_text(moment: Any) -> str:
-    return str(moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-
-
 def contact_data(row: Record) -> dict[str, Any]:
     """What an event tells about a contact (SendX's field names)."""
     return {
@@ -59,7 +55,7 @@ def contact_data(row: Record) -> dict[str, Any]:
         "email": row.email,
         "firstName": row.first_name,
         "lastName": row.last_name,
-        "created": stamp_text(row.created_at),
+        "created": iso(row.created_at),
     }
 
 
@@ -74,7 +70,7 @@ def _queue(
     rows: list[dict[str, Any]] = []
     for data in items:
         message_id = new_id("msg")
-        payload = json.dumps({"type": event, "timestamp": stamp_text(stamp), "data": data})
+        payload = json.dumps({"type": event, "timestamp": iso(stamp), "data": data})
         rows.extend(
             {
                 "id": message_id,

@@ -8,9 +8,10 @@ import anyio.to_thread
 from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody
 
-from roster.api.common import Ctx, PathId, body, iso
+from roster.api.common import Ctx, PathId, body
 from roster.api.sendex import render, schemas
 from roster.core import domains, teams
+from roster.core.clock import iso
 
 
 class DomainController(Controller):

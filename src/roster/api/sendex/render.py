@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from roster.api.common import iso
 from roster.api.sendex import schemas
+from roster.core.clock import iso
 from roster.core.domains import verification_record
 from roster.core.preferences import PreferenceLinks
 from roster.storage.db import Record

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from roster.api.common import iso
 from roster.api.v1 import schemas
+from roster.core.clock import iso
 from roster.storage.db import Record
 
 
