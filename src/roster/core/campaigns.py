@@ -32,7 +32,7 @@ from roster.core import segments
 from roster.core.clock import now
 from roster.core.errors import Conflict, Invalid
 from roster.core.guards import LIVE
-from roster.core.named import MAX_NAME, clean_name, get_owned
+from roster.core.named import MAX_NAME, clean_name, get_owned, page_owned
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import (
@@ -198,12 +198,12 @@ def get_campaign(conn: Connection, team_id: str, campaign_id: str) -> Record:
 def page_campaigns(
     conn: Connection, team_id: str, offset: int, limit: int, status: str | None = None
 ) -> list[Record]:
-    query = select(campaigns).where(campaigns.c.team_id == team_id)
+    query = select(campaigns)
     if status is not None:
         if status not in STATUSES:
             raise Invalid("campaignType", f"must be one of {', '.join(STATUSES)}")
         query = query.where(campaigns.c.status == status)
-    return list(conn.execute(query.order_by(campaigns.c.id).offset(offset).limit(limit)))
+    return list(conn.execute(page_owned(query, campaigns, team_id, offset, limit)))
 
 
 def targets_of(conn: Connection, campaign_ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:

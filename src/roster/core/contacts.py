@@ -24,7 +24,7 @@ from roster.core.clock import now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
 from roster.core.errors import Conflict, Invalid, NotFound
-from roster.core.named import clean_name, clean_texts
+from roster.core.named import clean_name, clean_texts, require_free
 from roster.ids import looks_like, new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
@@ -189,13 +189,8 @@ def _check(conn: Connection, team_id: str, fields: Mapping[str, Any], *, keep: s
 
 
 def _require_free_email(conn: Connection, team_id: str, normalized: str, keep: str | None) -> None:
-    query = select(contacts.c.id).where(
-        contacts.c.team_id == team_id, contacts.c.email_normalized == normalized
-    )
-    if keep is not None:
-        query = query.where(contacts.c.id != keep)
-    if conn.execute(query).first() is not None:
-        raise Conflict(f"a contact with the email `{normalized}` already exists")
+    taken = f"a contact with the email `{normalized}` already exists"
+    require_free(conn, contacts, "email_normalized", team_id, normalized, taken, keep)
 
 
 def _resolve_lists(conn: Connection, team_id: str, names: Iterable[str]) -> list[str]:

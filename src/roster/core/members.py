@@ -6,8 +6,7 @@ from sqlalchemy import Connection, insert, select
 
 from roster.core.clock import now
 from roster.core.emails import clean_email
-from roster.core.errors import Conflict
-from roster.core.named import clean_name, get_owned
+from roster.core.named import clean_name, get_owned, page_owned, require_free
 from roster.core.teams import get_team
 from roster.ids import new_id
 from roster.storage.db import Record
@@ -18,9 +17,8 @@ def add_member(conn: Connection, team_id: str, email: str, full_name: str) -> Re
     get_team(conn, team_id)
     email, normalized = clean_email(email)
     name = clean_name(full_name)
-    taken = select(members.c.id).where(members.c.team_id == team_id, members.c.email_normalized == normalized)
-    if conn.execute(taken).first() is not None:
-        raise Conflict(f"a member with the email `{email}` already exists")
+    taken = f"a member with the email `{email}` already exists"
+    require_free(conn, members, "email_normalized", team_id, normalized, taken)
     member_id = new_id("member")
     stamp = now()
     conn.execute(
@@ -42,5 +40,4 @@ def get_member(conn: Connection, team_id: str, member_id: str) -> Record:
 
 
 def page_members(conn: Connection, team_id: str, offset: int, limit: int) -> list[Record]:
-    query = select(members).where(members.c.team_id == team_id).order_by(members.c.id)
-    return list(conn.execute(query.offset(offset).limit(limit)))
+    return list(conn.execute(page_owned(select(members), members, team_id, offset, limit)))

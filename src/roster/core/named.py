@@ -63,14 +63,27 @@ def get_owned(conn: Connection, table: Table, kind: str, team_id: str, object_id
     return row
 
 
+def page_owned(query: Select[Any], table: Table, team_id: str, offset: int, limit: int) -> Select[Any]:
+    """``query`` over the team's rows of ``table``, oldest first, one page."""
+    return search_page(query.where(table.c.team_id == team_id), table, offset, limit, None)
+
+
+def require_free(
+    conn: Connection, table: Table, column: str, team_id: str, value: str, taken: str, keep: str | None = None
+) -> None:
+    """``Conflict(taken)`` if another of the team's rows of ``table`` has ``value`` in ``column``."""
+    query = select(table.c.id).where(table.c.team_id == team_id, table.c[column] == value)
+    if keep is not None:
+        query = query.where(table.c.id != keep)
+    if conn.execute(query).first() is not None:
+        raise Conflict(taken)
+
+
 def require_unique_name(
     conn: Connection, table: Table, kind: str, team_id: str, name: str, keep: str | None = None
 ) -> str:
     """The normalized form of ``name``; ``Conflict`` if another object of the team has it."""
     normalized = name.lower()
-    query = select(table.c.id).where(table.c.team_id == team_id, table.c.name_normalized == normalized)
-    if keep is not None:
-        query = query.where(table.c.id != keep)
-    if conn.execute(query).first() is not None:
-        raise Conflict(f"a {kind.replace('_', ' ')} named `{name}` already exists")
+    taken = f"a {kind.replace('_', ' ')} named `{name}` already exists"
+    require_free(conn, table, "name_normalized", team_id, normalized, taken, keep)
     return normalized

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, insert, select
+from sqlalchemy import Connection, and_, exists, insert, select
 
 from roster.core.clock import now
 from roster.core.domains import VERIFIED
 from roster.core.emails import clean_email
-from roster.core.errors import Conflict, Invalid, NotFound
-from roster.core.named import clean_name
+from roster.core.errors import Invalid, NotFound
+from roster.core.named import clean_name, page_owned, require_free
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.tables import domains, senders
@@ -29,8 +29,7 @@ _WHITELISTED = exists().where(
 )
 
 
-def _senders(team_id: str) -> Select[Any]:
-    return select(senders, _WHITELISTED.label("whitelisted")).where(senders.c.team_id == team_id)
+_SENDERS = select(senders, _WHITELISTED.label("whitelisted"))
 
 
 def create_sender(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> Record:
@@ -40,9 +39,8 @@ def create_sender(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> 
         raise Invalid("email", "is required")
     name = clean_name(fields["name"])
     email, normalized = clean_email(fields["email"])
-    taken = select(senders.c.id).where(senders.c.team_id == team_id, senders.c.email_normalized == normalized)
-    if conn.execute(taken).first() is not None:
-        raise Conflict(f"a sender with the email `{email}` already exists")
+    taken = f"a sender with the email `{email}` already exists"
+    require_free(conn, senders, "email_normalized", team_id, normalized, taken)
     sender_id = new_id("sender")
     stamp = now()
     conn.execute(
@@ -61,11 +59,11 @@ def create_sender(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> 
 
 
 def get_sender(conn: Connection, team_id: str, sender_id: str) -> Record:
-    row = conn.execute(_senders(team_id).where(senders.c.id == sender_id)).first()
+    row = conn.execute(_SENDERS.where(senders.c.team_id == team_id, senders.c.id == sender_id)).first()
     if row is None:
         raise NotFound("sender", sender_id)
     return row
 
 
 def page_senders(conn: Connection, team_id: str, offset: int, limit: int) -> list[Record]:
-    return list(conn.execute(_senders(team_id).order_by(senders.c.id).offset(offset).limit(limit)))
+    return list(conn.execute(page_owned(_SENDERS, senders, team_id, offset, limit)))

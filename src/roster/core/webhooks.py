@@ -21,7 +21,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from roster.core.clock import now
 from roster.core.errors import Invalid
-from roster.core.named import get_owned
+from roster.core.named import get_owned, page_owned
 from roster.core.outbox import EVENT_FLAGS
 from roster.ids import new_id
 from roster.storage.db import Record
@@ -128,8 +128,7 @@ def get_webhook(conn: Connection, team_id: str, webhook_id: str) -> Record:
 
 
 def page_webhooks(conn: Connection, team_id: str, offset: int, limit: int) -> list[Record]:
-    query = select(webhooks).where(webhooks.c.team_id == team_id).order_by(webhooks.c.id)
-    return list(conn.execute(query.offset(offset).limit(limit)))
+    return list(conn.execute(page_owned(select(webhooks), webhooks, team_id, offset, limit)))
 
 
 def update_webhook(conn: Connection, team_id: str, webhook_id: str, fields: Mapping[str, Any]) -> Record:
