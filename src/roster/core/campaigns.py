@@ -9,6 +9,7 @@ computable by ``recipients``, the one resolver every use of them goes through.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -115,6 +116,8 @@ def _targets(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> list[
     for kind, (column, table, *names) in TARGETS.items():
         for excluded, name in enumerate(names):
             wanted = list(dict.fromkeys(fields.get(name) or []))
+            if not wanted:
+                continue
             found = set(
                 conn.execute(
                     select(table.c.id).where(table.c.team_id == team_id, table.c.id.in_(wanted))
@@ -163,7 +166,30 @@ def _check(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> dict[st
     return values
 
 
-def create_campaign(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> Record:
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign's row and its targets' IDs by request field name (``included_lists``…)."""
+
+    row: Record
+    targets: dict[str, list[str]]
+
+
+def _with_targets(conn: Connection, rows: Sequence[Record]) -> list[Campaign]:
+    found: dict[str, dict[str, list[str]]] = {row.id: {name: [] for name in TARGET_FIELDS} for row in rows}
+    query = (
+        select(campaign_targets)
+        .where(campaign_targets.c.campaign_id.in_(list(found)))
+        .order_by(campaign_targets.c.campaign_id, campaign_targets.c.position)
+    )
+    for target in conn.execute(query):
+        for column, _table, included, excluded in TARGETS.values():
+            target_id = getattr(target, column.name)
+            if target_id is not None:
+                found[target.campaign_id][excluded if target.excluded else included].append(target_id)
+    return [Campaign(row, found[row.id]) for row in rows]
+
+
+def create_campaign(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> Campaign:
     """Validate everything, then write the campaign and its targets."""
     values = _check(conn, team_id, fields)
     stamp = now()
@@ -191,45 +217,29 @@ def create_campaign(conn: Connection, team_id: str, fields: Mapping[str, Any]) -
     return get_campaign(conn, team_id, campaign_id)
 
 
-def get_campaign(conn: Connection, team_id: str, campaign_id: str) -> Record:
+def _row(conn: Connection, team_id: str, campaign_id: str) -> Record:
     return get_owned(conn, campaigns, "campaign", team_id, campaign_id)
+
+
+def get_campaign(conn: Connection, team_id: str, campaign_id: str) -> Campaign:
+    return _with_targets(conn, [_row(conn, team_id, campaign_id)])[0]
 
 
 def page_campaigns(
     conn: Connection, team_id: str, offset: int, limit: int, status: str | None = None
-) -> list[Record]:
+) -> list[Campaign]:
     query = select(campaigns)
     if status is not None:
         if status not in STATUSES:
             raise Invalid("campaignType", f"must be one of {', '.join(STATUSES)}")
         query = query.where(campaigns.c.status == status)
-    return list(conn.execute(page_owned(query, campaigns, team_id, offset, limit)))
+    return _with_targets(conn, list(conn.execute(page_owned(query, campaigns, team_id, offset, limit))))
 
 
-def targets_of(conn: Connection, campaign_ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
-    """For each campaign, its target IDs by request field name (``included_lists``…)."""
-    found: dict[str, dict[str, list[str]]] = {
-        campaign_id: {name: [] for name in TARGET_FIELDS} for campaign_id in campaign_ids
-    }
-    query = (
-        select(campaign_targets)
-        .where(campaign_targets.c.campaign_id.in_(campaign_ids))
-        .order_by(campaign_targets.c.campaign_id, campaign_targets.c.position)
-    )
-    for row in conn.execute(query):
-        for column, _table, included, excluded in TARGETS.values():
-            target = getattr(row, column.name)
-            if target is not None:
-                found[row.campaign_id][excluded if row.excluded else included].append(target)
-    return found
-
-
-def cancel_campaign(conn: Connection, team_id: str, campaign_id: str) -> Record:
-    campaign = get_campaign(conn, team_id, campaign_id)
-    if campaign.status not in LIVE:
-        raise Conflict(
-            f"the campaign is {campaign.status}; only a scheduled or sending campaign can be cancelled"
-        )
+def cancel_campaign(conn: Connection, team_id: str, campaign_id: str) -> Campaign:
+    status = _row(conn, team_id, campaign_id).status
+    if status not in LIVE:
+        raise Conflict(f"the campaign is {status}; only a scheduled or sending campaign can be cancelled")
     conn.execute(
         update(campaigns).where(campaigns.c.id == campaign_id).values(status=CANCELLED, updated_at=now())
     )
@@ -237,8 +247,7 @@ def cancel_campaign(conn: Connection, team_id: str, campaign_id: str) -> Record:
 
 
 def delete_campaign(conn: Connection, team_id: str, campaign_id: str) -> None:
-    campaign = get_campaign(conn, team_id, campaign_id)
-    if campaign.status == SENDING:
+    if _row(conn, team_id, campaign_id).status == SENDING:
         raise Conflict("the campaign is sending; cancel it before deleting it")
     conn.execute(delete(campaigns).where(campaigns.c.team_id == team_id, campaigns.c.id == campaign_id))
 
@@ -269,20 +278,21 @@ def _reach(
     return or_(*conditions) if conditions else false()
 
 
-def recipients(conn: Connection, team_id: str, campaign_id: str) -> ColumnElement[bool]:
+def recipients(conn: Connection, campaign: Campaign) -> ColumnElement[bool]:
     """The campaign's recipients, as a condition on ``contacts``: its included lists ∪ tags ∪
     segments, minus its excluded ones, minus contacts that are unsubscribed, bounced, marked
     spam, blocked or dropped."""
-    get_campaign(conn, team_id, campaign_id)
-    targets = targets_of(conn, [campaign_id])[campaign_id]
+    team_id = campaign.row.team_id
     return and_(
         contacts.c.team_id == team_id,
         REACHABLE,
-        _reach(conn, team_id, targets, excluded=False),
-        not_(_reach(conn, team_id, targets, excluded=True)),
+        _reach(conn, team_id, campaign.targets, excluded=False),
+        not_(_reach(conn, team_id, campaign.targets, excluded=True)),
     )
 
 
-def count_recipients(conn: Connection, team_id: str, campaign_id: str) -> int:
-    query = select(func.count()).select_from(contacts).where(recipients(conn, team_id, campaign_id))
-    return int(conn.execute(query).scalar_one())
+def campaign_report(conn: Connection, team_id: str, campaign_id: str) -> tuple[Campaign, int]:
+    """The campaign and how many recipients it has now."""
+    campaign = get_campaign(conn, team_id, campaign_id)
+    query = select(func.count()).select_from(contacts).where(recipients(conn, campaign))
+    return campaign, int(conn.execute(query).scalar_one())

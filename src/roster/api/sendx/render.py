@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from msgspec import UNSET
 
 from roster.api.sendx import schemas
+from roster.core.campaigns import Campaign
 from roster.core.contacts import Profile
 from roster.storage.db import Record
 
@@ -99,7 +100,8 @@ def template(row: Record) -> schemas.TemplateOut:
     )
 
 
-def campaign(row: Record, targets: dict[str, list[str]]) -> schemas.CampaignOut:
+def campaign(view: Campaign) -> schemas.CampaignOut:
+    row = view.row
     return schemas.CampaignOut(
         id=row.id,
         name=row.name,
@@ -119,15 +121,15 @@ def campaign(row: Record, targets: dict[str, list[str]]) -> schemas.CampaignOut:
         status=row.status,
         created=time(row.created_at),
         updated=time(row.updated_at),
-        **targets,
+        **view.targets,
     )
 
 
-def report(row: Record, recipient_count: int) -> schemas.ReportOut:
+def report(view: Campaign, recipient_count: int) -> schemas.ReportOut:
     """Sending is not part of Roster yet: every delivery event count is zero."""
     return schemas.ReportOut(
-        campaign_id=row.id,
-        status=row.status,
+        campaign_id=view.row.id,
+        status=view.row.status,
         recipient_count=recipient_count,
         link_stats=[],
         sent_contact_count=0,

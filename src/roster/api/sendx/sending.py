@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy import Connection
 
 from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
 from roster.core import campaigns, senders, templates
-from roster.storage.db import Record
 
 CampaignType = Annotated[
     str | None,
@@ -78,29 +76,6 @@ class TemplateController(Controller):
         return render.deleted("Template")
 
 
-def _rendered(conn: Connection, rows: list[Record]) -> list[schemas.CampaignOut]:
-    targets = campaigns.targets_of(conn, [row.id for row in rows])
-    return [render.campaign(row, targets[row.id]) for row in rows]
-
-
-def _create(conn: Connection, team_id: str, fields: dict[str, Any]) -> list[schemas.CampaignOut]:
-    return _rendered(conn, [campaigns.create_campaign(conn, team_id, fields)])
-
-
-def _page(
-    conn: Connection, team_id: str, offset: int, limit: int, status: str | None
-) -> list[schemas.CampaignOut]:
-    return _rendered(conn, campaigns.page_campaigns(conn, team_id, offset, limit, status))
-
-
-def _one(conn: Connection, team_id: str, campaign_id: str) -> list[schemas.CampaignOut]:
-    return _rendered(conn, [campaigns.get_campaign(conn, team_id, campaign_id)])
-
-
-def _cancel(conn: Connection, team_id: str, campaign_id: str) -> list[schemas.CampaignOut]:
-    return _rendered(conn, [campaigns.cancel_campaign(conn, team_id, campaign_id)])
-
-
 class CampaignController(Controller):
     path = "/campaign"
     tags = ["Campaigns"]
@@ -109,30 +84,26 @@ class CampaignController(Controller):
     async def all_campaigns(
         self, ctx: Ctx, offset: Offset = 0, limit: Limit = 10, campaign_type: CampaignType = None
     ) -> list[schemas.CampaignOut]:
-        return await ctx.db.read(_page, ctx.team_id, offset, limit, campaign_type)
+        views = await ctx.db.read(campaigns.page_campaigns, ctx.team_id, offset, limit, campaign_type)
+        return [render.campaign(view) for view in views]
 
     @post("/", summary="Create a campaign", **body(schemas.CampaignIn))
     async def create_campaign(self, ctx: Ctx, data: JSONBody[schemas.CampaignIn]) -> schemas.CampaignOut:
         fields = {key: value for key, value in sent(data).items() if value is not None}
-        return (await ctx.db.write(_create, ctx.team_id, fields))[0]
+        return render.campaign(await ctx.db.write(campaigns.create_campaign, ctx.team_id, fields))
 
     @get("/{identifier:str}", summary="Get a campaign")
     async def get_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.CampaignOut:
-        return (await ctx.db.read(_one, ctx.team_id, identifier))[0]
+        return render.campaign(await ctx.db.read(campaigns.get_campaign, ctx.team_id, identifier))
 
     @post("/{identifier:str}/cancel", status_code=200, summary="Cancel a scheduled or sending campaign")
     async def cancel_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.CampaignOut:
-        return (await ctx.db.write(_cancel, ctx.team_id, identifier))[0]
+        return render.campaign(await ctx.db.write(campaigns.cancel_campaign, ctx.team_id, identifier))
 
     @delete("/{identifier:str}", status_code=200, summary="Delete a campaign (not while it is sending)")
     async def delete_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.Deleted:
         await ctx.db.write(campaigns.delete_campaign, ctx.team_id, identifier)
         return render.deleted("Campaign")
-
-
-def _report(conn: Connection, team_id: str, campaign_id: str) -> schemas.ReportOut:
-    campaign = campaigns.get_campaign(conn, team_id, campaign_id)
-    return render.report(campaign, campaigns.count_recipients(conn, team_id, campaign_id))
 
 
 class ReportController(Controller):
@@ -141,4 +112,4 @@ class ReportController(Controller):
 
     @get("/campaign/{identifier:str}", summary="Get a campaign's report")
     async def campaign_report(self, ctx: Ctx, identifier: PathId) -> schemas.ReportOut:
-        return await ctx.db.read(_report, ctx.team_id, identifier)
+        return render.report(*await ctx.db.read(campaigns.campaign_report, ctx.team_id, identifier))
