@@ -154,21 +154,16 @@ class _Compiler:
             return _compare(contacts.c.ltv, self._op(rule, COMPARE_OPS, path), _number(value, path))
         if name in FLAG_FIELDS:
             self._op(rule, ("is",), path)
-            return FLAG_FIELDS[name] == _flag(value, path)
+            return FLAG_FIELDS[name] == _flag(value, f"{path}.value")
         raise Invalid(f"{path}.field", f"must be one of {', '.join(FIELDS)}")
 
     def custom_field(self, rule: dict[str, Any], path: str) -> ColumnElement[bool]:
         self._only(rule, {"customField", "op", "value"}, path)
-        field_id = str(rule["customField"]).removeprefix("custom_")
-        found = self.conn.execute(
-            select(custom_fields.c.field_type).where(
-                custom_fields.c.team_id == self.team_id, custom_fields.c.id == field_id
-            )
-        ).first()
+        named = rule["customField"]
+        field_id = named.removeprefix("custom_") if isinstance(named, str) else named
+        found = self._find(custom_fields, "custom field", field_id, f"{path}.customField")
         if found is None:
-            if not self.strict:
-                return false()
-            raise Invalid(f"{path}.customField", f"custom field `{rule['customField']}` not found")
+            return false()
         kind = FieldType(found.field_type)
         value = rule.get("value")
         if self._op(rule, (*TEXT_OPS, *COMPARE_OPS, "is", "exists"), path) == "exists":
@@ -183,34 +178,35 @@ class _Compiler:
             condition = _compare(contact_values.c.day, self._op(rule, COMPARE_OPS, path), _day(value, path))
         else:
             self._op(rule, ("is",), path)
-            condition = contact_values.c.flag == _flag(value, path)
+            condition = contact_values.c.flag == _flag(value, f"{path}.value")
         return exists().where(
             contact_values.c.contact_id == contacts.c.id, contact_values.c.field_id == field_id, condition
         )
 
-    def _owned(self, table: Any, kind: str, value: Any, path: str) -> str | None:
-        if not isinstance(value, str):
+    def _find(self, table: Any, kind: str, object_id: Any, path: str) -> Record | None:
+        """The team's row that a rule names; ``None`` for one deleted since (when not strict)."""
+        if not isinstance(object_id, str):
             raise Invalid(path, f"must be a {kind} ID")
         row = self.conn.execute(
-            select(table.c.id).where(table.c.team_id == self.team_id, table.c.id == value)
+            select(table).where(table.c.team_id == self.team_id, table.c.id == object_id)
         ).first()
         if row is None and self.strict:
-            raise Invalid(path, f"{kind} `{value}` not found")
-        return None if row is None else str(row.id)
+            raise Invalid(path, f"{kind} `{object_id}` not found")
+        return row
 
     def tag(self, rule: dict[str, Any], path: str) -> ColumnElement[bool]:
         self._only(rule, {"tag"}, path)
-        tag_id = self._owned(tags, "tag", rule["tag"], f"{path}.tag")
-        if tag_id is None:
+        tag = self._find(tags, "tag", rule["tag"], f"{path}.tag")
+        if tag is None:
             return false()
-        return exists().where(contact_tags.c.contact_id == contacts.c.id, contact_tags.c.tag_id == tag_id)
+        return exists().where(contact_tags.c.contact_id == contacts.c.id, contact_tags.c.tag_id == tag.id)
 
     def list_(self, rule: dict[str, Any], path: str) -> ColumnElement[bool]:
         self._only(rule, {"list", "subscribed"}, path)
-        audience_id = self._owned(audiences, "list", rule["list"], f"{path}.list")
-        if audience_id is None:
+        audience = self._find(audiences, "list", rule["list"], f"{path}.list")
+        if audience is None:
             return false()
-        condition = and_(memberships.c.contact_id == contacts.c.id, memberships.c.audience_id == audience_id)
+        condition = and_(memberships.c.contact_id == contacts.c.id, memberships.c.audience_id == audience.id)
         if "subscribed" in rule:
             condition = and_(
                 condition, memberships.c.subscribed == _flag(rule["subscribed"], f"{path}.subscribed")
@@ -221,13 +217,12 @@ class _Compiler:
         """Subscribed to the topic: a member of its audience who chose it, or who made no
         choice when the topic's default is to include members."""
         self._only(rule, {"topic"}, path)
-        topic_id = self._owned(topics, "topic", rule["topic"], f"{path}.topic")
-        if topic_id is None:
+        topic = self._find(topics, "topic", rule["topic"], f"{path}.topic")
+        if topic is None:
             return false()
-        topic = self.conn.execute(select(topics).where(topics.c.id == topic_id)).one()
         choice = (
             select(topic_choices.c.subscribed)
-            .where(topic_choices.c.topic_id == topic_id, topic_choices.c.contact_id == contacts.c.id)
+            .where(topic_choices.c.topic_id == topic.id, topic_choices.c.contact_id == contacts.c.id)
             .scalar_subquery()
         )
         member = exists().where(
@@ -274,7 +269,7 @@ def _number(value: Any, path: str) -> float:
 
 def _flag(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise Invalid(f"{path}.value" if not path.endswith("subscribed") else path, "must be true or false")
+        raise Invalid(path, "must be true or false")
     return value
 
 
