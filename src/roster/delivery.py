@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import anyio.to_thread
 import httpx
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, select, tuple_, update
 from standardwebhooks import Webhook
 
 from roster.config import Settings
@@ -63,38 +63,45 @@ class Outcome:
 
 
 def claim(conn: Connection, moment: datetime, batch: int = BATCH) -> list[Job]:
-    """Lease up to ``batch`` due deliveries of enabled webhooks and count the attempt."""
-    due = (
-        select(webhook_deliveries.c.id, webhook_deliveries.c.webhook_id)
+    """Lease up to ``batch`` due deliveries of enabled webhooks and count the attempt; due
+    deliveries of disabled webhooks are given up."""
+    due = conn.execute(
+        select(
+            webhook_deliveries.c.id,
+            webhook_deliveries.c.webhook_id,
+            webhook_deliveries.c.payload,
+            webhook_deliveries.c.attempts,
+            webhook_rows.c.url,
+            webhook_rows.c.secret,
+            webhook_rows.c.enabled,
+        )
+        .join(webhook_rows, webhook_rows.c.id == webhook_deliveries.c.webhook_id)
         .where(webhook_deliveries.c.state == "pending", webhook_deliveries.c.next_attempt_at <= moment)
         .order_by(webhook_deliveries.c.next_attempt_at)
         .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    jobs = []
-    for row in conn.execute(due).all():
-        key = and_(webhook_deliveries.c.id == row.id, webhook_deliveries.c.webhook_id == row.webhook_id)
+        .with_for_update(skip_locked=True, of=webhook_deliveries)
+    ).all()
+    if not due:
+        return []
+    keys = tuple_(webhook_deliveries.c.id, webhook_deliveries.c.webhook_id)
+    leased = [(row.id, row.webhook_id) for row in due if row.enabled]
+    if leased:
         conn.execute(
             update(webhook_deliveries)
-            .where(key)
+            .where(keys.in_(leased))
             .values(next_attempt_at=moment + LEASE, attempts=webhook_deliveries.c.attempts + 1)
         )
-        job = conn.execute(
-            select(
-                webhook_deliveries.c.payload,
-                webhook_deliveries.c.attempts,
-                webhook_rows.c.url,
-                webhook_rows.c.secret,
-                webhook_rows.c.enabled,
-            )
-            .join(webhook_rows, webhook_rows.c.id == webhook_deliveries.c.webhook_id)
-            .where(key)
-        ).one()
-        if job.enabled:
-            jobs.append(Job(row.id, row.webhook_id, job.url, job.secret, job.payload, job.attempts))
-        else:
-            _finish(conn, row.id, row.webhook_id, state="failed", error="the webhook is disabled")
-    return jobs
+    if len(leased) < len(due):
+        conn.execute(
+            update(webhook_deliveries)
+            .where(keys.in_([(row.id, row.webhook_id) for row in due if not row.enabled]))
+            .values(state="failed", last_error="the webhook is disabled")
+        )
+    return [
+        Job(row.id, row.webhook_id, row.url, row.secret, row.payload, row.attempts + 1)
+        for row in due
+        if row.enabled
+    ]
 
 
 def _finish(conn: Connection, message_id: str, webhook_id: str, **values: Any) -> None:

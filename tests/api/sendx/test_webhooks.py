@@ -153,6 +153,18 @@ def test_only_the_events_asked_for_and_nothing_from_a_rolled_back_change(
     assert hook.requests == []
 
 
+def test_events_queued_before_a_webhook_is_disabled_are_not_sent(
+    tenant: Tenant, db: Database, settings: Settings, hook: Receiver
+) -> None:
+    webhook = subscribe(tenant, hook.url)
+    tenant.sendx("POST", "/contact", json={"email": "queued@example.net"})
+    tenant.sendx("PUT", f"/webhook/{webhook['id']}", json={"enabled": False})
+    assert deliver(db, settings) == 0
+    assert hook.requests == []
+    (row,) = pending(db)
+    assert (row.state, row.attempts, row.last_error) == ("failed", 0, "the webhook is disabled")
+
+
 def test_a_failing_receiver_is_retried_with_the_same_id_until_it_succeeds(
     tenant: Tenant, db: Database, settings: Settings, hook: Receiver
 ) -> None:
