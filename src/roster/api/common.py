@@ -106,8 +106,12 @@ def body(model: type[msgspec.Struct]) -> dict[str, Any]:
     return {"dto": StrictJSON[model], "return_dto": None}  # type: ignore[valid-type]
 
 
-def sent(data: msgspec.Struct) -> dict[str, Any]:
-    """The fields a request body actually carried (absent ones are ``UNSET``)."""
+def sent(data: msgspec.Struct, renamed: dict[str, str] | None = None) -> dict[str, Any]:
+    """The fields a request body actually carried (absent ones are ``UNSET``), those the
+    dialect names differently from the core under the core's name (``renamed``)."""
+    names = renamed or {}
     return {
-        name: value for name in data.__struct_fields__ if (value := getattr(data, name)) is not msgspec.UNSET
+        names.get(name, name): value
+        for name in data.__struct_fields__
+        if (value := getattr(data, name)) is not msgspec.UNSET
     }

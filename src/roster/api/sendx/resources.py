@@ -10,13 +10,9 @@ from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
 from roster.core import audiences, custom_fields, tags
 
-
-def _typed(data: schemas.ListIn | schemas.CustomFieldIn, core_name: str) -> dict[str, object]:
-    """The fields sent, with SendX's ``type`` under the core's name for it."""
-    fields = sent(data)
-    if "type" in fields:
-        fields[core_name] = fields.pop("type")
-    return fields
+# SendX field names that the core knows by another name.
+LIST_TYPE = {"type": "list_type"}
+FIELD_TYPE = {"type": "field_type"}
 
 
 class ListController(Controller):
@@ -32,7 +28,7 @@ class ListController(Controller):
 
     @post("/", summary="Create a list", **body(schemas.ListIn))
     async def create_list(self, ctx: Ctx, data: JSONBody[schemas.ListIn]) -> schemas.ListOut:
-        return render.list_(await ctx.db.write(audiences.create_list, ctx.team_id, _typed(data, "list_type")))
+        return render.list_(await ctx.db.write(audiences.create_list, ctx.team_id, sent(data, LIST_TYPE)))
 
     @get("/{identifier:str}", summary="Get a list")
     async def get_list(self, ctx: Ctx, identifier: PathId) -> schemas.ListOut:
@@ -42,9 +38,7 @@ class ListController(Controller):
     async def update_list(
         self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.ListIn]
     ) -> schemas.ListOut:
-        row = await ctx.db.write(
-            audiences.update_audience, ctx.team_id, identifier, _typed(data, "list_type")
-        )
+        row = await ctx.db.write(audiences.update_audience, ctx.team_id, identifier, sent(data, LIST_TYPE))
         return render.list_(row)
 
     @delete("/{identifier:str}", status_code=200, summary="Delete a list")
@@ -96,7 +90,7 @@ class CustomFieldController(Controller):
     @post("/", summary="Create a custom field", **body(schemas.CustomFieldIn))
     async def create_field(self, ctx: Ctx, data: JSONBody[schemas.CustomFieldIn]) -> schemas.CustomFieldOut:
         return render.custom_field(
-            await ctx.db.write(custom_fields.create_field, ctx.team_id, _typed(data, "field_type"))
+            await ctx.db.write(custom_fields.create_field, ctx.team_id, sent(data, FIELD_TYPE))
         )
 
     @get("/{identifier:str}", summary="Get a custom field")
@@ -110,7 +104,7 @@ class CustomFieldController(Controller):
         self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.CustomFieldIn]
     ) -> schemas.CustomFieldOut:
         row = await ctx.db.write(
-            custom_fields.update_field, ctx.team_id, render.field_id(identifier), _typed(data, "field_type")
+            custom_fields.update_field, ctx.team_id, render.field_id(identifier), sent(data, FIELD_TYPE)
         )
         return render.custom_field(row)
 

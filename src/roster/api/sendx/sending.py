@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody, QueryParameter
@@ -36,11 +36,7 @@ class SenderController(Controller):
         return render.sender(await ctx.db.write(senders.create_sender, ctx.team_id, sent(data)))
 
 
-def _template_fields(data: schemas.TemplateIn) -> dict[str, Any]:
-    fields = sent(data)
-    if "tags" in fields:
-        fields["labels"] = fields.pop("tags")
-    return fields
+TEMPLATE_TAGS = {"tags": "labels"}  # a template's tags are labels, not contact tags
 
 
 class TemplateController(Controller):
@@ -56,7 +52,7 @@ class TemplateController(Controller):
 
     @post("/", summary="Create an email template", **body(schemas.TemplateIn))
     async def create_template(self, ctx: Ctx, data: JSONBody[schemas.TemplateIn]) -> schemas.TemplateOut:
-        row = await ctx.db.write(templates.create_template, ctx.team_id, _template_fields(data))
+        row = await ctx.db.write(templates.create_template, ctx.team_id, sent(data, TEMPLATE_TAGS))
         return render.template(row)
 
     @get("/{identifier:str}", summary="Get an email template")
@@ -67,7 +63,9 @@ class TemplateController(Controller):
     async def update_template(
         self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.TemplateIn]
     ) -> schemas.TemplateOut:
-        row = await ctx.db.write(templates.update_template, ctx.team_id, identifier, _template_fields(data))
+        row = await ctx.db.write(
+            templates.update_template, ctx.team_id, identifier, sent(data, TEMPLATE_TAGS)
+        )
         return render.template(row)
 
     @delete("/{identifier:str}", status_code=200, summary="Delete an email template")
