@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 import typer
@@ -16,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import Connection
 
 from roster.config import load_settings
-from roster.core import domains, members, teams
+from roster.core import domains, exports, imports, members, teams
 from roster.core.errors import RosterError
 from roster.storage import migrate as migrations
 from roster.storage.db import Database, Record
@@ -35,6 +38,10 @@ app.add_typer(team_app, name="team")
 app.add_typer(member_app, name="member")
 app.add_typer(key_app, name="key")
 app.add_typer(domain_app, name="domain")
+import_app = typer.Typer(help="Bulk imports.", no_args_is_help=True)
+export_app = typer.Typer(help="Bulk exports.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)
@@ -281,3 +288,129 @@ def domain_verify(domain_id: str, as_json: Json = False) -> None:
 
 def main() -> None:
     app()
+
+
+def _format_of(path: Path, given: str | None) -> str:
+    if given is not None:
+        return given
+    return "ndjson" if path.suffix.lower() in (".ndjson", ".jsonl") else "csv"
+
+
+def _column_map(pairs: list[str]) -> dict[str, str]:
+    mapped = {}
+    for pair in pairs:
+        column, sep, target = pair.rpartition("=")
+        if not sep or not column.strip() or not target.strip():
+            errors.print(f"[red]error:[/red] --column takes COLUMN=FIELD, not `{pair}`")
+            raise typer.Exit(2)
+        mapped[column.strip()] = target.strip()
+    return mapped
+
+
+@import_app.command("contacts")
+def import_contacts(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A CSV or NDJSON file.")],
+    team: TeamId,
+    audience: Annotated[str | None, typer.Option(help="Add every contact to this list/audience.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Tag every contact (repeatable).")] = None,
+    on_conflict: Annotated[str, typer.Option(help="update or skip contacts that exist.")] = "update",
+    create_fields: Annotated[bool, typer.Option(help="Make unknown columns text custom fields.")] = False,
+    column: Annotated[
+        list[str] | None, typer.Option(help="COLUMN=FIELD: what a column feeds (repeatable).")
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv or ndjson (default: by suffix).")
+    ] = None,
+    resume: Annotated[str | None, typer.Option(help="Finish an interrupted import (its ID).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Import contacts from a file, in batches of 10,000 rows, each committed whole."""
+    options = imports.Options(
+        on_conflict=on_conflict,
+        audience_id=audience,
+        tags=tuple(tag or ()),
+        create_fields=create_fields,
+        columns=_column_map(column or []),
+    )
+    fmt = _format_of(file, file_format)
+    db = _database()
+    try:
+        migrations.upgrade(db)
+        if resume is not None:
+            job = db.run_read(imports.get_job, team, resume)
+        else:
+            job = db.run_write(imports.create_job, team, file.name, fmt, options, "running")
+        with file.open("rb") as stream:
+            if as_json or not console.is_terminal:
+                job = imports.run_job(db, team, job.id, stream)
+            else:
+                job = _import_with_progress(db, team, job.id, stream, file.stat().st_size)
+        shown = db.run_read(imports.job_errors, team, job.id, imports.MAX_ERRORS_SHOWN)
+    except RosterError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    payload = imports.describe(job, shown)
+    _emit(
+        as_json,
+        payload,
+        f"Import {job.id} {job.state}: {job.rows_read:,} rows — {job.created_count:,} created, "
+        f"{job.updated_count:,} updated, {job.skipped_count:,} skipped, {job.failed_count:,} failed"
+        + (f"\n{job.error}" if job.error else "")
+        + "".join(f"\n  line {row.line}: {row.reason}" for row in shown)
+        + (
+            f"\nUnknown columns (not imported): {', '.join(job.unknown_columns)}"
+            if job.unknown_columns
+            else ""
+        ),
+    )
+    if job.state != "done":
+        raise typer.Exit(1)
+
+
+def _import_with_progress(db: Database, team: str, job_id: str, stream: Any, size: int) -> Record:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("[bold]Importing"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:>12,} rows  {task.fields[rate]:>9,.0f} rows/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("import", total=size or None, rows=0, rate=0.0)
+        started = progress.get_time()
+
+        def advance(tally: imports.Tally) -> None:
+            elapsed = max(progress.get_time() - started, 1e-6)
+            progress.update(
+                task, completed=stream.tell(), rows=tally.rows_read, rate=tally.rows_read / elapsed
+            )
+
+        job = imports.run_job(db, team, job_id, stream, progress=advance)
+        progress.update(task, completed=size)
+    return job
+
+
+@export_app.command("contacts")
+def export_contacts(
+    team: TeamId,
+    audience: Annotated[str | None, typer.Option(help="Only this list/audience's contacts.")] = None,
+    segment: Annotated[str | None, typer.Option(help="Only this segment's contacts.")] = None,
+    file_format: Annotated[str, typer.Option("--format", help="csv or ndjson.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, not to stdout.")] = None,
+) -> None:
+    """Write contacts with every field, their lists, tags and custom fields, oldest first."""
+    db = _database()
+    try:
+        migrations.upgrade(db)
+        chunks = exports.export(db, team, file_format, audience_id=audience, segment_id=segment)
+        with output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout) as out:
+            for chunk in chunks:
+                out.write(chunk)
+    except RosterError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()

@@ -63,6 +63,11 @@ def _listeners(conn: Connection, team_id: str, event: str) -> list[str]:
     return [row.id for row in _LISTENERS[event].all(conn, {"team_id": team_id})]
 
 
+def listening(conn: Connection, team_id: str, event: str) -> bool:
+    """Whether any enabled webhook of the team asks for ``event``."""
+    return bool(_listeners(conn, team_id, event))
+
+
 def _queue(
     conn: Connection, team_id: str, event: str, listeners: list[str], items: Iterable[Mapping[str, Any]]
 ) -> None:

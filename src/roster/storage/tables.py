@@ -433,3 +433,41 @@ webhook_deliveries = Table(
     Index(None, "state", "next_attempt_at"),
     Index(None, "webhook_id"),
 )
+
+# A bulk import of contacts: its options, its state and its running counts, updated in
+# the transaction of every batch it commits, so that they always match what is written.
+imports = Table(
+    "imports",
+    metadata,
+    _id(),
+    _team(),
+    Column("audience_id", ObjectId, ForeignKey("audiences.id", ondelete="SET NULL")),
+    Column("source", String(255), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("created_count", Integer, nullable=False),
+    Column("updated_count", Integer, nullable=False),
+    Column("skipped_count", Integer, nullable=False),
+    Column("failed_count", Integer, nullable=False),
+    Column("unknown_columns", JSON, nullable=False),
+    Column("error", Text),
+    _created(),
+    _updated(),
+    Column("finished_at", UTCDateTime),
+    Index(None, "team_id", "id"),
+)
+
+# Every row an import refused, with its line in the file and why.
+import_errors = Table(
+    "import_errors",
+    metadata,
+    Column("import_id", ObjectId, ForeignKey("imports.id", ondelete="CASCADE")),
+    Column("line", Integer),
+    _team(),
+    Column("email", String(320)),
+    Column("reason", String(500), nullable=False),
+    PrimaryKeyConstraint("import_id", "line"),
+    sqlite_with_rowid=False,
+)

@@ -9,6 +9,7 @@ from roster.api.errors import ErrorDialect
 from roster.api.sendex.account import ApiKeyController, DomainController
 from roster.api.sendex.audiences import AudienceController
 from roster.api.sendex.contacts import ContactController
+from roster.api.sendex.imports import ExportController, ImportController
 from roster.api.sendex.topics import TopicController
 
 PREFIX = "/api/v1"
@@ -27,6 +28,8 @@ router = Router(
     route_handlers=[
         AudienceController,
         ContactController,
+        ImportController,
+        ExportController,
         TopicController,
         DomainController,
         ApiKeyController,
