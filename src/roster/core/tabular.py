@@ -18,7 +18,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, BinaryIO, NamedTuple, TextIO
+from typing import Any, BinaryIO, NamedTuple
 
 FORMATS = ("csv", "ndjson")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -37,7 +37,7 @@ class Unreadable(Exception):
     """The file as a whole cannot be imported (empty, no header)."""
 
 
-def _text(stream: BinaryIO) -> TextIO:
+def _text(stream: BinaryIO) -> io.TextIOWrapper:
     # Undecodable bytes survive as lone surrogates, so that only their own record fails.
     return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
@@ -74,15 +74,25 @@ def read_csv(stream: BinaryIO) -> Iterator[Record]:
     try:
         header = next(reader)
     except StopIteration:
+        text.detach()
         raise Unreadable("the file is empty") from None
     except csv.Error as exc:
+        text.detach()
         raise Unreadable(f"the header cannot be read: {exc}") from None
     if not _valid_utf8(header):
+        text.detach()
         raise Unreadable(f"the header {BAD_UTF8}")
-    return _csv_records(reader, tuple(name.strip() for name in header))
+    return _csv_records(text, reader, tuple(name.strip() for name in header))
 
 
-def _csv_records(reader: Any, header: tuple[str, ...]) -> Iterator[Record]:
+def _csv_records(text: io.TextIOWrapper, reader: Any, header: tuple[str, ...]) -> Iterator[Record]:
+    try:
+        yield from _rows(reader, header)
+    finally:
+        text.detach()  # the caller's stream stays open: it is the caller's to close
+
+
+def _rows(reader: Any, header: tuple[str, ...]) -> Iterator[Record]:
     width = len(header)
     line = reader.line_num
     while True:
