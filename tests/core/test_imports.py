@@ -222,3 +222,22 @@ def test_csv_cells_are_neutralised_and_read_back(cell: str) -> None:
     escaped = escape(cell)
     assert not escaped.startswith(("=", "+", "-", "@", "\t", "\r"))
     assert unescape(escaped) == cell
+
+
+def test_a_list_or_tag_that_cannot_be_resolved_fails_only_its_row(db: Database, team: str) -> None:
+    db.run_write(audiences.create_list, team, {"name": "Twice"})
+    db.run_write(audiences.create_list, team, {"name": "twice"})
+    data = (
+        "email,lists,tags\n"
+        "a@example.com,Twice,\n"
+        "b@example.com,list_0000000000000000000000,\n"
+        "c@example.com,,tag_0000000000000000000000\n"
+        "d@example.com,Fresh,fresh\n"
+    )
+    job = run(db, team, data)
+    assert (job.created_count, job.failed_count) == (1, 3)
+    reasons = dict(errors(db, team, job))
+    assert "names more than one list" in reasons[2]
+    assert "does not exist" in reasons[3]
+    assert "does not exist" in reasons[4]
+    assert set(people(db, team)) == {"d@example.com"}

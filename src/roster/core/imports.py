@@ -45,9 +45,9 @@ from roster.core import counts, custom_fields, outbox, tabular, tags, values
 from roster.core.clock import iso, now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
-from roster.core.errors import Invalid, RosterError
+from roster.core.errors import Invalid, NotFound, RosterError
 from roster.core.named import MAX_NAME, clean_name, get_owned
-from roster.ids import new_id
+from roster.ids import looks_like, new_id
 from roster.storage import bulk
 from roster.storage.bulk import stage_contacts, stage_memberships, stage_tags, stage_values
 from roster.storage.db import Database, Record
@@ -280,36 +280,45 @@ class _Names:
         return _Plan(targets, unknown)
 
     def list_id(self, conn: Connection, name: str) -> str:
+        """The list of that ID or name; a missing name is made, a missing ID refused."""
         key = name.lower()
         found = self.lists.get(key)
         if found is None:
-            rows = (
-                conn.execute(
-                    select(audiences.c.id)
-                    .where(
-                        audiences.c.team_id == self.team_id,
-                        or_(audiences.c.id == name, func.lower(audiences.c.name) == key),
-                    )
-                    .limit(2)
-                )
-                .scalars()
-                .all()
-            )
+            query = select(audiences.c.id).where(audiences.c.team_id == self.team_id)
+            if looks_like("list", name):
+                query = query.where(audiences.c.id == name)
+            else:
+                query = query.where(func.lower(audiences.c.name) == key)
+            rows = conn.execute(query.limit(2)).scalars().all()
             if len(rows) > 1:
                 raise Invalid("lists", f"`{name}` names more than one list; use its ID")
+            if not rows and looks_like("list", name):
+                raise Invalid("lists", f"list `{name}` does not exist")
             found = rows[0] if rows else audience_rules.create_list(conn, self.team_id, {"name": name}).id
             self.lists[key] = found
         return found
 
     def tag_id(self, conn: Connection, name: str) -> str:
+        """The tag of that ID or name; a missing name is made, a missing ID refused."""
         key = name.lower()
         found = self.tags.get(key)
         if found is None:
-            row = tags.find_tag(conn, self.team_id, name)
-            found = self.tags[key] = (
-                row.id if row is not None else tags.create_tag(conn, self.team_id, name).id
-            )
+            if looks_like("tag", name):
+                try:
+                    found = tags.get_tag(conn, self.team_id, name).id
+                except NotFound:
+                    raise Invalid("tags", f"tag `{name}` does not exist") from None
+            else:
+                row = tags.find_tag(conn, self.team_id, name)
+                found = row.id if row is not None else tags.create_tag(conn, self.team_id, name).id
+            self.tags[key] = found
         return found
+
+    def resolve(self, conn: Connection, row: _Row) -> None:
+        """Turn the row's list and tag names into IDs; ``Invalid`` if one cannot be."""
+        row.lists = [self.list_id(conn, name) for name in row.lists]
+        row.unsubscribed_lists = [self.list_id(conn, name) for name in row.unsubscribed_lists]
+        row.tags = [self.tag_id(conn, name) for name in row.tags]
 
 
 # ---- checking rows -----------------------------------------------------------------------
@@ -323,7 +332,7 @@ class _Row:
     line: int
     contact: list[Any]  # stage_contacts' columns from email_normalized to created_at, without id
     values: list[tuple[str, values.Value]] = field(default_factory=list)
-    lists: list[str] = field(default_factory=list)
+    lists: list[str] = field(default_factory=list)  # names when checked, IDs once resolved
     unsubscribed_lists: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
 
@@ -708,6 +717,7 @@ class Importer:
                     self.unknown.append(name)
             try:
                 row = _check(record.line, plan, record.cells)
+                self.names.resolve(conn, row)
             except Invalid as exc:
                 refused.append(self._refusal(record.line, _email_of(plan, record.cells), exc.message))
                 continue
@@ -761,14 +771,12 @@ class Importer:
                 staged_values.append((email, field_id, value.text, value.number, value.day, value.flag))
             for audience_id in base_lists:
                 staged_members.append((email, audience_id, True))
-            for name in row.lists:
-                staged_members.append((email, self.names.list_id(conn, name), True))
-            for name in row.unsubscribed_lists:
-                staged_members.append((email, self.names.list_id(conn, name), False))
-            for tag_id in base_tags:
+            for audience_id in row.lists:
+                staged_members.append((email, audience_id, True))
+            for audience_id in row.unsubscribed_lists:
+                staged_members.append((email, audience_id, False))
+            for tag_id in base_tags + row.tags:
                 staged_tags.append((email, tag_id))
-            for name in row.tags:
-                staged_tags.append((email, self.names.tag_id(conn, name)))
         bulk.load(conn, stage_contacts, contacts_rows)
         bulk.load(conn, stage_values, staged_values)
         bulk.load(conn, stage_memberships, list(dict.fromkeys(staged_members)))
