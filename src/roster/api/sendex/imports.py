@@ -89,9 +89,14 @@ class ImportController(Controller):
         source = request.headers.get("x-filename", f"upload.{fmt}")
         job = await ctx.db.write(imports.create_job, ctx.team_id, source, fmt, options, "queued")
         handle, path = tempfile.mkstemp(prefix="roster-import-", suffix=f".{fmt}")
-        with os.fdopen(handle, "wb") as spool:
-            async for chunk in request.stream():
-                spool.write(chunk)
+        try:
+            with os.fdopen(handle, "wb") as spool:
+                async for chunk in request.stream():
+                    spool.write(chunk)
+        except BaseException:
+            os.unlink(path)
+            await ctx.db.write(imports.set_state, job.id, "failed", "the upload did not complete")
+            raise
         task = asyncio.get_running_loop().create_task(_run_in_background(ctx.db, ctx.team_id, job.id, path))
         _running.add(task)
         task.add_done_callback(_running.discard)
