@@ -120,7 +120,19 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
             seen.add(email.lower())
             contact_id = new_id("contact")
             people.append(
-                (contact_id, team_id, email, email.lower(), first, last, company or None, stamp, stamp)
+                (
+                    contact_id,
+                    team_id,
+                    email,
+                    email.lower(),
+                    first,
+                    last,
+                    company or None,
+                    False,
+                    2,
+                    stamp,
+                    stamp,
+                )
             )
             values.append((plan, contact_id, team_id, plan_text, None, None))
             values.append((seats, contact_id, team_id, seat_text, None, None))
@@ -131,7 +143,7 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
         )
         if sqlite:
             cursor.execute("BEGIN")
-            cursor.executemany(contacts_sql + "(?, ?, ?, ?, ?, ?, ?, 0, 2, ?, ?)", people)
+            cursor.executemany(contacts_sql + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", people)
             cursor.executemany(
                 "INSERT INTO contact_values (field_id, contact_id, team_id, text, number, day) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -141,7 +153,7 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
         else:
             with cursor.copy(
                 "COPY contacts (id, team_id, email, email_normalized, first_name, last_name, company, "
-                "created_at, updated_at) FROM STDIN"
+                "unsubscribed, contact_source, created_at, updated_at) FROM STDIN"
             ) as copy:
                 for person in people:
                     copy.write_row(person)
