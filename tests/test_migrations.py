@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
+from roster.ids import new_id
+from roster.storage import tables
 from roster.storage.db import Database
+from roster.storage.migrate import alembic_config, upgrade
 from roster.storage.search import declared_elsewhere
 from roster.storage.tables import metadata
+from tests.conftest import fresh_database
 
 
 def test_migrated_schema_matches_the_tables(db: Database) -> None:
@@ -15,3 +26,116 @@ def test_migrated_schema_matches_the_tables(db: Database) -> None:
         context = MigrationContext.configure(conn, opts={"include_object": declared_elsewhere})
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def _team_with_a_contact(conn: Connection, name: str) -> tuple[str, str]:
+    team_id, contact_id = new_id("team"), new_id("contact")
+    conn.execute(insert(tables.teams).values(id=team_id, name=name, created_at=NOW))
+    conn.execute(
+        insert(tables.contacts).values(
+            id=contact_id,
+            team_id=team_id,
+            email=f"{name}@example.com",
+            email_normalized=f"{name}@example.com",
+            unsubscribed=False,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+    return team_id, contact_id
+
+
+def _tag(conn: Connection, team_id: str) -> str:
+    tag_id = new_id("tag")
+    conn.execute(
+        insert(tables.tags).values(
+            id=tag_id, team_id=team_id, name="vip", name_normalized="vip", created_at=NOW, updated_at=NOW
+        )
+    )
+    return tag_id
+
+
+def test_a_row_of_a_contact_is_held_to_the_contacts_team(db: Database) -> None:
+    with db.engine.begin() as conn:
+        team_a, contact_a = _team_with_a_contact(conn, "held-a")
+        team_b, _ = _team_with_a_contact(conn, "held-b")
+        tag_b = _tag(conn, team_b)
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(insert(tables.contact_tags).values(tag_id=tag_b, contact_id=contact_a, team_id=team_b))
+    with db.engine.begin() as conn:
+        conn.execute(delete(tables.teams).where(tables.teams.c.id.in_([team_a, team_b])))
+
+
+def test_migration_0009_keeps_every_row_of_a_contact(tmp_path: Path) -> None:
+    children = ("memberships", "contact_tags", "contact_values", "contact_events", "topic_choices")
+    with fresh_database(tmp_path) as url:
+        database = Database(url)
+        command.upgrade(alembic_config(database), "0008")
+        with database.engine.begin() as conn:
+            team_id, contact_id = _team_with_a_contact(conn, "kept")
+            audience_id, field_id, topic_id = new_id("audience"), new_id("field"), new_id("topic")
+            conn.execute(
+                insert(tables.audiences).values(
+                    id=audience_id, team_id=team_id, name="News", created_at=NOW, updated_at=NOW
+                )
+            )
+            conn.execute(
+                insert(tables.custom_fields).values(
+                    id=field_id,
+                    team_id=team_id,
+                    name="Plan",
+                    name_normalized="plan",
+                    field_type=1,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            conn.execute(
+                insert(tables.topics).values(
+                    id=topic_id,
+                    team_id=team_id,
+                    audience_id=audience_id,
+                    name="Weekly",
+                    default_subscribed="opt_in",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            owned = {"team_id": team_id, "contact_id": contact_id}
+            conn.execute(
+                insert(tables.memberships).values(
+                    audience_id=audience_id, subscribed=True, created_at=NOW, updated_at=NOW, **owned
+                )
+            )
+            conn.execute(insert(tables.contact_tags).values(tag_id=_tag(conn, team_id), **owned))
+            conn.execute(insert(tables.contact_values).values(field_id=field_id, text="pro", **owned))
+            conn.execute(
+                insert(tables.contact_events).values(
+                    id=new_id("event"), kind="custom", name="login", occurred_at=NOW, created_at=NOW, **owned
+                )
+            )
+            conn.execute(
+                insert(tables.topic_choices).values(
+                    topic_id=topic_id, subscribed=False, updated_at=NOW, **owned
+                )
+            )
+        upgrade(database)
+        with database.engine.connect() as conn:
+            kept = {
+                name: conn.execute(select(tables.metadata.tables[name])).mappings().all() for name in children
+            }
+        assert {
+            name: [(row["team_id"], row["contact_id"]) for row in rows] for name, rows in kept.items()
+        } == {name: [(team_id, contact_id)] for name in children}
+        assert kept["contact_values"][0]["text"] == "pro"
+        with database.engine.begin() as conn:  # deleting the contact still takes its rows with it
+            conn.execute(delete(tables.contacts).where(tables.contacts.c.id == contact_id))
+            left = [
+                conn.execute(select(func.count()).select_from(tables.metadata.tables[name])).scalar()
+                for name in children
+            ]
+        assert left == [0] * len(children)
+        database.dispose()
