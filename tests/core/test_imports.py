@@ -157,6 +157,19 @@ def test_unknown_columns_become_text_fields_when_asked(db: Database, team: str) 
     assert list(people(db, team)["ann@example.com"].values.values()) == ["red"]
 
 
+def test_two_columns_feeding_one_field_keep_the_later_cell(db: Database, team: str) -> None:
+    db.run_write(custom_fields.create_field, team, {"name": "Plan", "field_type": 0})
+    data = "email,plan,Tier\nann@example.com,free,pro\nbo@example.com,free,\n"
+    job = run(db, team, data, columns={"Tier": "field:Plan"})
+    assert (job.state, job.created_count, job.failed_count) == ("done", 2, 0)
+    found = people(db, team)
+    assert list(found["ann@example.com"].values.values()) == ["pro"]
+    assert list(found["bo@example.com"].values.values()) == ["free"]  # an empty cell feeds nothing
+    again = run(db, team, data.replace("pro", "team"), columns={"Tier": "field:Plan"})
+    assert (again.state, again.updated_count) == ("done", 2)
+    assert list(people(db, team)["ann@example.com"].values.values()) == ["team"]
+
+
 def test_ndjson_records(db: Database, team: str) -> None:
     data = (
         '{"email": "ann@example.com", "first_name": "Ann", "tags": ["a", "b"]}\n'

@@ -331,7 +331,7 @@ _FALSE = frozenset({"false", "0", "no", "n", ""})
 class _Row:
     line: int
     contact: list[Any]  # stage_contacts' columns from email_normalized to created_at, without id
-    values: list[tuple[str, values.Value]] = field(default_factory=list)
+    values: dict[str, values.Value] = field(default_factory=dict)  # by field ID: two columns may name one
     lists: list[str] = field(default_factory=list)  # names when checked, IDs once resolved
     unsubscribed_lists: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
@@ -343,7 +343,7 @@ class _Row:
             mine if mine is not None else theirs
             for mine, theirs in zip(self.contact, earlier.contact, strict=True)
         ]
-        self.values = list({**dict(earlier.values), **dict(self.values)}.items())
+        self.values = {**earlier.values, **self.values}
         self.lists = list(dict.fromkeys(earlier.lists + self.lists))
         self.unsubscribed_lists = list(dict.fromkeys(earlier.unsubscribed_lists + self.unsubscribed_lists))
         self.tags = list(dict.fromkeys(earlier.tags + self.tags))
@@ -424,7 +424,7 @@ def _check(line: int, plan: _Plan, cells: Sequence[Any]) -> _Row:
         elif target == "field":
             if raw is None or raw == "":
                 continue
-            row.values.append((spec[0], values.parse(spec[1], raw, spec[2])))
+            row.values[spec[0]] = values.parse(spec[1], raw, spec[2])
         elif target in ("first_name", "last_name", "company"):
             contact[_POSITIONS[target] + 1] = _text(raw, target, MAX_NAME)
         elif target == "phone":
@@ -528,17 +528,16 @@ def _merge_contacts(
         .on_conflict_do_nothing(index_elements=[contacts.c.team_id, contacts.c.email_normalized])
     )
     conn.execute(insert_new)
-    found = (
-        select(contacts.c.id)
-        .where(contacts.c.team_id == team_id, contacts.c.email_normalized == s.c.email_normalized)
-        .scalar_subquery()
-    )
-    conn.execute(update(s).values(contact_id=found))
     # A contact made earlier by this same import (its ID is newer than the import) is a
     # duplicate within the file: the later row wins, whatever ``on_conflict`` says.
-    applies = true() if options.on_conflict == "update" else s.c.contact_id >= watermark
+    applies = true() if options.on_conflict == "update" else contacts.c.id >= watermark
     conn.execute(
-        update(s).values(outcome=case((s.c.contact_id == s.c.id, CREATED), (applies, UPDATED), else_=SKIPPED))
+        update(s)
+        .where(contacts.c.team_id == team_id, contacts.c.email_normalized == s.c.email_normalized)
+        .values(
+            contact_id=contacts.c.id,
+            outcome=case((contacts.c.id == s.c.id, CREATED), (applies, UPDATED), else_=SKIPPED),
+        )
     )
     changes: dict[str, Any] = {
         name: func.coalesce(s.c[name], contacts.c[name])
@@ -570,40 +569,52 @@ def _unsubscribe_existing(conn: Connection, team_id: str, stamp: datetime) -> No
         outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, contact_ids, listId=audience_id)
 
 
-def _merge_relations(conn: Connection, team_id: str, stamp: datetime) -> None:
+_VALUE_COLUMNS = ("text", "number", "day", "flag")
+
+
+def _merge_relations(conn: Connection, team_id: str, stamp: datetime, outcomes: Counter[int]) -> None:
+    """Values, tags and memberships of the batch's created and updated contacts. A contact
+    this batch made has no values or tags yet: its rows go in by plain inserts, which skip
+    the conflict check an upsert makes per row."""
     s = stage_contacts
-    applied = s.c.outcome != SKIPPED
-    value = stage_values
-    values_insert = insert_for(conn.dialect.name, contact_values)
-    conn.execute(
-        values_insert.from_select(
-            ["field_id", "contact_id", "team_id", "text", "number", "day", "flag"],
+    for outcome in (CREATED, UPDATED):
+        if not outcomes[outcome]:
+            continue
+        new = outcome == CREATED
+        values_insert = insert_for(conn.dialect.name, contact_values)
+        values_from = values_insert.from_select(
+            ["field_id", "contact_id", "team_id", *_VALUE_COLUMNS],
             select(
-                value.c.field_id,
+                stage_values.c.field_id,
                 s.c.contact_id,
                 literal(team_id),
-                value.c.text,
-                value.c.number,
-                value.c.day,
-                value.c.flag,
+                *(stage_values.c[name] for name in _VALUE_COLUMNS),
             )
-            .join_from(value, s, s.c.email_normalized == value.c.email_normalized)
-            .where(applied),
-        ).on_conflict_do_update(
-            index_elements=[contact_values.c.field_id, contact_values.c.contact_id],
-            set_={name: values_insert.excluded[name] for name in ("text", "number", "day", "flag")},
+            .join_from(stage_values, s, s.c.email_normalized == stage_values.c.email_normalized)
+            .where(s.c.outcome == outcome),
         )
-    )
-    conn.execute(
-        insert_for(conn.dialect.name, contact_tags)
-        .from_select(
+        conn.execute(
+            values_from
+            if new
+            else values_from.on_conflict_do_update(
+                index_elements=[contact_values.c.field_id, contact_values.c.contact_id],
+                set_={name: values_insert.excluded[name] for name in _VALUE_COLUMNS},
+            )
+        )
+        tags_from = insert_for(conn.dialect.name, contact_tags).from_select(
             ["tag_id", "contact_id", "team_id"],
             select(stage_tags.c.tag_id, s.c.contact_id, literal(team_id))
             .join_from(stage_tags, s, s.c.email_normalized == stage_tags.c.email_normalized)
-            .where(applied),
+            .where(s.c.outcome == outcome),
         )
-        .on_conflict_do_nothing(index_elements=[contact_tags.c.tag_id, contact_tags.c.contact_id])
-    )
+        conn.execute(
+            tags_from
+            if new
+            else tags_from.on_conflict_do_nothing(
+                index_elements=[contact_tags.c.tag_id, contact_tags.c.contact_id]
+            )
+        )
+    applied = s.c.outcome != SKIPPED
     m = stage_memberships
     joined = conn.execute(
         insert_for(conn.dialect.name, membership_rows)
@@ -767,7 +778,7 @@ class Importer:
         for row in rows:
             email = row.contact[0]
             contacts_rows.append((email, new_id("contact"), *row.contact[1:]))
-            for field_id, value in row.values:
+            for field_id, value in row.values.items():
                 staged_values.append((email, field_id, value.text, value.number, value.day, value.flag))
             for audience_id in base_lists:
                 staged_members.append((email, audience_id, True))
@@ -785,7 +796,7 @@ class Importer:
         _merge_contacts(conn, self.team_id, stamp, self.options, self.watermark)
         outcomes = _outcomes(conn)
         _unsubscribe_existing(conn, self.team_id, stamp)
-        _merge_relations(conn, self.team_id, stamp)
+        _merge_relations(conn, self.team_id, stamp, outcomes)
         tally.created += outcomes[CREATED]
         tally.updated += outcomes[UPDATED]
         tally.skipped += outcomes[SKIPPED]
