@@ -10,8 +10,8 @@ emails, ~0.5 % bad rows), then, each into a fresh database with the same schema:
   merged, counted), in-process;
 - **re-import**: the same file again into the same team (every row an update);
 - **ceiling**: the same rows read with ``csv`` and written with plain ``executemany``
-  (SQLite) or ``COPY`` (PostgreSQL) into ``contacts`` and ``contact_values``, 10,000 rows per
-  transaction, nothing checked.
+  (SQLite) or ``COPY`` (PostgreSQL) into ``contacts``, ``contact_values`` and
+  ``contact_tags`` (each tag made once), 10,000 rows per transaction, nothing checked.
 
 With ``--rss`` it runs ``roster import contacts`` and then ``roster export contacts`` as
 processes instead and prints each one's peak resident memory. ``--write`` replaces the
@@ -110,11 +110,14 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
     cursor = raw.cursor()
     plan, seats, signed = fields["Plan"], fields["Seats"], fields["Signed Up"]
     seen: set[str] = set()  # a plain load of a clean file: the repeated emails are left out
+    tag_ids: dict[str, str] = {}
+    mark = "?" if sqlite else "%s"
     started = time.perf_counter()
     for batch in _batches(path, 10_000):
         people = []
         values = []
-        for email, first, last, company, _tags, plan_text, seat_text, day_text in batch:
+        tagged = []
+        for email, first, last, company, tag_text, plan_text, seat_text, day_text in batch:
             if email.lower() in seen:
                 continue
             seen.add(email.lower())
@@ -137,6 +140,15 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
             values.append((plan, contact_id, team_id, plan_text, None, None))
             values.append((seats, contact_id, team_id, seat_text, None, None))
             values.append((signed, contact_id, team_id, day_text, None, None))
+            for name in dict.fromkeys(filter(None, tag_text.split(";"))):
+                if name not in tag_ids:
+                    tag_ids[name] = new_id("tag")
+                    cursor.execute(
+                        "INSERT INTO tags (id, team_id, name, name_normalized, created_at, updated_at) "
+                        f"VALUES ({', '.join([mark] * 6)})",
+                        (tag_ids[name], team_id, name, name.lower(), stamp, stamp),
+                    )
+                tagged.append((tag_ids[name], contact_id, team_id))
         contacts_sql = (
             "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, company, "
             "unsubscribed, contact_source, created_at, updated_at) VALUES "
@@ -149,6 +161,9 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 values,
             )
+            cursor.executemany(
+                "INSERT INTO contact_tags (tag_id, contact_id, team_id) VALUES (?, ?, ?)", tagged
+            )
             cursor.execute("COMMIT")
         else:
             with cursor.copy(
@@ -160,6 +175,9 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
             with cursor.copy("COPY contact_values (field_id, contact_id, team_id, text) FROM STDIN") as copy:
                 for value in values:
                     copy.write_row(value[:4])
+            with cursor.copy("COPY contact_tags (tag_id, contact_id, team_id) FROM STDIN") as copy:
+                for row in tagged:
+                    copy.write_row(row)
             raw.commit()
     elapsed = time.perf_counter() - started
     raw.close()
