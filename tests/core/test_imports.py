@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from roster.core import audiences, contacts, counts, custom_fields, imports, teams, webhooks
-from roster.core.tabular import escape, unescape
+from roster.core.tabular import escape, read_csv, unescape
 from roster.storage.db import Database
 from roster.storage.tables import webhook_deliveries
 
@@ -254,3 +254,11 @@ def test_a_list_or_tag_that_cannot_be_resolved_fails_only_its_row(db: Database, 
     assert "does not exist" in reasons[3]
     assert "does not exist" in reasons[4]
     assert set(people(db, team)) == {"d@example.com"}
+
+
+def test_an_unfinished_reader_may_be_closed_after_its_stream() -> None:
+    stream = io.BytesIO(b"email\na@example.com\nb@example.com\n")
+    records = read_csv(stream)
+    assert next(records).cells == ["a@example.com"]
+    stream.close()  # as when an interrupted import's traceback is collected after the stream
+    records.close()

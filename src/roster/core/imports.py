@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import queue
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
@@ -228,6 +230,7 @@ class _Names:
         self.team_id = team_id
         self.options = options
         self.plans: dict[tuple[str, ...], _Plan] = {}
+        self.unknown: list[str] = []  # columns of any plan that feed nothing
         self.fields: dict[str, tuple[str, int]] | None = None
         self.lists: dict[str, str] = {}
         self.tags: dict[str, str] = {}
@@ -248,7 +251,9 @@ class _Names:
     def plan(self, conn: Connection, keys: tuple[str, ...]) -> _Plan:
         plan = self.plans.get(keys)
         if plan is None:
-            plan = self.plans[keys] = self._plan(conn, keys)
+            plan = self._plan(conn, keys)
+            self.unknown.extend(name for name in plan.unknown if name not in self.unknown)
+            self.plans[keys] = plan
         return plan
 
     def _plan(self, conn: Connection, keys: tuple[str, ...]) -> _Plan:
@@ -456,6 +461,29 @@ def _check(line: int, plan: _Plan, cells: Sequence[Any]) -> _Row:
                 except ValueError:
                     raise Invalid(target, f"`{address}` is not an IPv4 or IPv6 address") from None
     return row
+
+
+@dataclass(slots=True)
+class _Checked:
+    """A record after checking: its row, or why it is refused; neither when its columns
+    had no plan yet."""
+
+    record: tabular.Record
+    row: _Row | None = None
+    problem: str | None = None
+    email: str | None = None
+
+
+def _precheck(plans: Mapping[tuple[str, ...], _Plan], record: tabular.Record) -> _Checked:
+    if record.problem is not None:
+        return _Checked(record, problem=f"line {record.problem}")
+    plan = plans.get(record.keys)
+    if plan is None:
+        return _Checked(record)
+    try:
+        return _Checked(record, row=_check(record.line, plan, record.cells))
+    except Invalid as exc:
+        return _Checked(record, problem=exc.message, email=_email_of(plan, record.cells))
 
 
 # ---- merging a batch ---------------------------------------------------------------------
@@ -683,7 +711,7 @@ class Importer:
         self.tally = Tally(
             job.rows_read, job.created_count, job.updated_count, job.skipped_count, job.failed_count
         )
-        self.unknown: list[str] = list(job.unknown_columns)
+        self.names.unknown.extend(job.unknown_columns)
         self.progress = progress
         # Contacts with IDs at or after this one were made by this run of the import.
         self.watermark = new_id("contact")
@@ -692,45 +720,76 @@ class Importer:
         """Import every record after those the job has already committed (a resumed job
         starts where its last whole batch ended)."""
         self.db.run_write(set_state, self.job.id, "running")
-        already = self.job.rows_read
-        batch: list[tabular.Record] = []
         with _fewer_collections():
-            for record in records:
-                if already:
-                    already -= 1
-                    continue
-                batch.append(record)
-                if len(batch) >= BATCH_ROWS:
-                    self._commit(batch)
-                    batch = []
-            if batch:
-                self._commit(batch)
+            for batch in self._checked_batches(records):
+                done = self.db.run_write(self._batch, batch)
+                self.tally.add(done)
+                if self.progress is not None:
+                    self.progress(self.tally)
         self.db.run_write(set_state, self.job.id, "done")
         return self.tally
 
-    def _commit(self, batch: list[tabular.Record]) -> None:
-        done = self.db.run_write(self._batch, batch)
-        self.tally.add(done)
-        if self.progress is not None:
-            self.progress(self.tally)
+    def _checked_batches(self, records: Iterable[tabular.Record]) -> Iterator[list[_Checked]]:
+        """Batches of records, read and checked by a second thread while this one writes
+        the batch before (the database works with the GIL released: on PostgreSQL in
+        another process). A record whose columns have no plan yet is checked by the writer
+        instead, since planning may write (``--create-fields``)."""
+        batches: queue.Queue[list[_Checked] | BaseException | None] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+        plans = self.names.plans
+        already = self.job.rows_read
 
-    def _batch(self, conn: Connection, batch: list[tabular.Record]) -> Tally:
+        def read() -> None:
+            source = iter(records)
+            try:
+                batch: list[_Checked] = []
+                for record in islice(source, already, None):
+                    if stop.is_set():
+                        return
+                    batch.append(_precheck(plans, record))
+                    if len(batch) >= BATCH_ROWS:
+                        batches.put(batch)
+                        batch = []
+                if batch:
+                    batches.put(batch)
+                batches.put(None)
+            except BaseException as exc:  # handed to the writer, which raises it
+                batches.put(exc)
+            finally:
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()  # in the thread that iterated it
+
+        reader = threading.Thread(target=read, name="roster-import-reader", daemon=True)
+        reader.start()
+        try:
+            while (item := batches.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while reader.is_alive():  # a reader blocked on the full queue must see ``stop``
+                with suppress(queue.Empty):
+                    batches.get_nowait()
+                reader.join(0.01)
+
+    def _batch(self, conn: Connection, batch: list[_Checked]) -> Tally:
         tally = Tally(rows_read=len(batch))
         refused: list[dict[str, Any]] = []
         rows: dict[str, _Row] = {}
-        for record in batch:
-            if record.problem is not None:
-                refused.append(self._refusal(record.line, None, f"line {record.problem}"))
-                continue
-            plan = self.names.plan(conn, record.keys)
-            for name in plan.unknown:
-                if name not in self.unknown:
-                    self.unknown.append(name)
-            try:
-                row = _check(record.line, plan, record.cells)
-                self.names.resolve(conn, row)
-            except Invalid as exc:
-                refused.append(self._refusal(record.line, _email_of(plan, record.cells), exc.message))
+        for item in batch:
+            if item.problem is None and item.row is None:
+                self.names.plan(conn, item.record.keys)
+                item = _precheck(self.names.plans, item.record)
+            row = item.row
+            if row is not None:
+                try:
+                    self.names.resolve(conn, row)
+                except Invalid as exc:
+                    item = _Checked(item.record, problem=exc.message, email=row.contact[1])
+            if item.problem is not None or row is None:
+                refused.append(self._refusal(item.record.line, item.email, item.problem or ""))
                 continue
             earlier = rows.pop(row.contact[0], None)
             if earlier is not None:
@@ -751,7 +810,7 @@ class Importer:
                 updated_count=imports.c.updated_count + tally.updated,
                 skipped_count=imports.c.skipped_count + tally.skipped,
                 failed_count=imports.c.failed_count + tally.failed,
-                unknown_columns=self.unknown,
+                unknown_columns=self.names.unknown,
                 updated_at=now(),
             )
         )

@@ -89,7 +89,11 @@ def _csv_records(text: io.TextIOWrapper, reader: Any, header: tuple[str, ...]) -
     try:
         yield from _rows(reader, header)
     finally:
-        text.detach()  # the caller's stream stays open: it is the caller's to close
+        # The caller's stream stays open: it is the caller's to close. A generator left
+        # unfinished may be collected after its stream (an interrupted import's traceback
+        # holds it), and a closed stream has nothing to keep.
+        if not text.closed:
+            text.detach()
 
 
 def _rows(reader: Any, header: tuple[str, ...]) -> Iterator[Record]:
