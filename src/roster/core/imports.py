@@ -32,6 +32,7 @@ from sqlalchemy import (
     Connection,
     and_,
     case,
+    exists,
     func,
     insert,
     literal,
@@ -556,16 +557,23 @@ def _merge_contacts(
         .on_conflict_do_nothing(index_elements=[contacts.c.team_id, contacts.c.email_normalized])
     )
     conn.execute(insert_new)
-    # A contact made earlier by this same import (its ID is newer than the import) is a
-    # duplicate within the file: the later row wins, whatever ``on_conflict`` says.
+    # A row whose new ID was taken made its contact: found by ID, which for new IDs is the
+    # right-hand edge of the key, where an email is anywhere in its index.
+    conn.execute(
+        update(s).where(exists().where(contacts.c.id == s.c.id)).values(contact_id=s.c.id, outcome=CREATED)
+    )
+    # The others met a contact that exists. One made earlier by this same import (its ID is
+    # newer than the import) is a duplicate within the file: the later row wins, whatever
+    # ``on_conflict`` says.
     applies = true() if options.on_conflict == "update" else contacts.c.id >= watermark
     conn.execute(
         update(s)
-        .where(contacts.c.team_id == team_id, contacts.c.email_normalized == s.c.email_normalized)
-        .values(
-            contact_id=contacts.c.id,
-            outcome=case((contacts.c.id == s.c.id, CREATED), (applies, UPDATED), else_=SKIPPED),
+        .where(
+            s.c.outcome.is_(None),
+            contacts.c.team_id == team_id,
+            contacts.c.email_normalized == s.c.email_normalized,
         )
+        .values(contact_id=contacts.c.id, outcome=case((applies, UPDATED), else_=SKIPPED))
     )
     changes: dict[str, Any] = {
         name: func.coalesce(s.c[name], contacts.c[name])
