@@ -59,7 +59,7 @@ from roster.storage.tables import custom_fields as field_rows
 from roster.storage.tables import memberships as membership_rows
 from roster.storage.upsert import insert_for
 
-BATCH_ROWS = 10_000
+BATCH_ROWS = 5_000
 SOURCE_IMPORT = 2
 ON_CONFLICT = ("update", "skip")
 SEPARATOR = ";"  # between the names in a CSV cell of tags or lists
@@ -742,7 +742,7 @@ class Importer:
         the batch before (the database works with the GIL released: on PostgreSQL in
         another process). A record whose columns have no plan yet is checked by the writer
         instead, since planning may write (``--create-fields``)."""
-        batches: queue.Queue[list[_Checked] | BaseException | None] = queue.Queue(maxsize=2)
+        batches: queue.Queue[list[_Checked] | BaseException | None] = queue.Queue(maxsize=1)
         stop = threading.Event()
         plans = self.names.plans
         already = self.job.rows_read

@@ -83,8 +83,16 @@ stage_tags = _temporary(
 STAGES = (stage_contacts, stage_values, stage_memberships, stage_tags)
 
 
+# SQLite page cache of a connection that imports (KiB): the default 64 MB would be most of
+# an import's memory, and the batch's pages are what it needs.
+IMPORT_CACHE_KIB = 16_384
+
+
 def create_stages(conn: Connection) -> None:
+    """The staging tables of this connection, and on SQLite its smaller page cache."""
     staging.create_all(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
 
 
 def clear_stages(conn: Connection) -> None:
