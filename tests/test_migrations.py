@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from roster.ids import new_id
-from roster.storage import tables
+from roster.storage import search, tables
 from roster.storage.db import Database
 from roster.storage.migrate import alembic_config, upgrade
 from roster.storage.search import declared_elsewhere
@@ -139,3 +139,22 @@ def test_migration_0009_keeps_every_row_of_a_contact(tmp_path: Path) -> None:
             ]
         assert left == [0] * len(children)
         database.dispose()
+
+
+@pytest.mark.parametrize("window", [search.WINDOW, 0])
+def test_migration_0011_finds_the_contacts_there_were_and_goes_back(
+    tmp_path: Path, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "WINDOW", window)
+    with fresh_database(tmp_path) as url:
+        database = Database(url)
+        command.upgrade(alembic_config(database), "0010")
+        with database.engine.begin() as conn:
+            team_id, contact_id = _team_with_a_contact(conn, "searched")
+        upgrade(database)
+        found = [database.run_read(search.contact_ids, team_id, "CHED@exa", 0, 10)]
+        command.downgrade(alembic_config(database), "0010")
+        upgrade(database)
+        found.append(database.run_read(search.contact_ids, team_id, "ched@EXA", 0, 10))
+        database.dispose()
+    assert found == [[contact_id], [contact_id]]

@@ -1,8 +1,9 @@
 """Substring search over contacts' names and emails, on each database's own trigram index.
 
 SQLite: an FTS5 table with the trigram tokenizer (``contacts_search``, external content on
-the contacts' rowids). PostgreSQL: a pg_trgm GIN index over the lower-cased names and email
-(``ix_contacts_search``). Both are made by migration 0004, not declared in ``tables.py``.
+the contacts' rowids; migration 0004). PostgreSQL: a generated column ``search_text`` of the
+lower-cased names and email, tab-separated, with a pg_trgm GIN index (``ix_contacts_search``;
+migrations 0004 and 0011). Neither is declared in ``tables.py``.
 
 A trigram index answers "which contacts hold this text" fast when few do; when many do, it
 is faster to walk the team's contacts in ID order and stop at the page. On SQLite the index
@@ -16,19 +17,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select
+from sqlalchemy import Connection, bindparam, column, func, literal_column, or_, select, table, union_all
 
 from roster.storage.prepared import Prepared
 from roster.storage.tables import contacts
 
-SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search")
+SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search", "search_text")
 CAP = 1_000
 WINDOW = 1_000  # PostgreSQL: contacts walked in ID order before the index is asked
 TRIGRAM = 3  # shortest text a trigram index can look up
 
 
 def declared_elsewhere(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic ``include_object``: leave the search indexes out of schema comparisons."""
+    """Alembic ``include_object``: leave the search objects out of schema comparisons."""
     return not (name or "").startswith(SEARCH_OBJECTS)
 
 
@@ -49,56 +50,74 @@ def holds(term: str, source: Any = contacts) -> Any:
     )
 
 
+# PostgreSQL's view of the searched text: a generated column (migration 0011), left out of
+# ``tables.py`` so that no other statement reads or writes it.
+_searchable = table("contacts", column("id"), column("team_id"), column("search_text"))
+
+
 def _walk(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     """The team's contacts in ID order, filtered row by row."""
+    if conn.dialect.name == "postgresql":
+        source, condition = _searchable, _searchable.c.search_text.like(like_pattern(term), escape="\\")
+    else:
+        source, condition = contacts, holds(term)
     query = (
-        select(contacts.c.id)
-        .where(contacts.c.team_id == team_id, holds(term))
-        .order_by(contacts.c.id)
+        select(source.c.id)
+        .where(source.c.team_id == team_id, condition)
+        .order_by(source.c.id)
         .offset(offset)
         .limit(limit)
     )
     return list(conn.execute(query).scalars())
 
 
-def _words(source: Any) -> Any:
-    """The text ``ix_contacts_search`` indexes, of ``contacts`` or a subquery of its columns."""
-    return func.lower(
-        func.coalesce(source.c.first_name, "")
-        + "\t"
-        + func.coalesce(source.c.last_name, "")
-        + "\t"
-        + source.c.email_normalized
-    )
-
-
 _window = (
-    select(contacts.c.id, contacts.c.email_normalized, contacts.c.first_name, contacts.c.last_name)
-    .where(contacts.c.team_id == bindparam("team_id"))
-    .order_by(contacts.c.id)
+    select(_searchable.c.id, _searchable.c.search_text)
+    .where(_searchable.c.team_id == bindparam("team_id"))
+    .order_by(_searchable.c.id)
     .limit(bindparam("window"))
     .subquery()
 )
-# The team's first WINDOW contacts, filtered: the plan is the same for any text, so the
-# statement is prepared once and the pattern bound.
-_IN_WINDOW = Prepared(
+_in_window = (
     select(_window.c.id)
-    .where(_words(_window).like(bindparam("pattern"), escape="\\"))
+    .where(_window.c.search_text.like(bindparam("pattern"), escape="\\"))
     .order_by(_window.c.id)
     .offset(bindparam("offset"))
     .limit(bindparam("limit"))
+    .cte("in_window")
+)
+_holding = func.contacts_holding(bindparam("team_id"), bindparam("pattern"), bindparam("cap")).column_valued(
+    "id"
+)
+# One round trip: the page found among the team's first WINDOW contacts (from_index 0)
+# and, only when that page is short, the matches the trigram index finds (from_index 1).
+# The plan is the same for any text, so the statement is prepared once and the text bound.
+_SEARCH = Prepared(
+    union_all(
+        select(_in_window.c.id, literal_column("0").label("from_index")),
+        select(_holding, literal_column("1")).where(
+            select(func.count()).select_from(_in_window).scalar_subquery() < bindparam("limit")
+        ),
+    )
 )
 
 
 def _postgresql(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
-    # Text many contacts hold fills the page within the team's first few hundred contacts.
-    pattern = like_pattern(term)
-    params = {"team_id": team_id, "window": WINDOW, "pattern": pattern, "offset": offset, "limit": limit}
-    page = [row.id for row in _IN_WINDOW.all(conn, params)]
+    # Text many contacts hold fills the page within the team's first WINDOW contacts; other
+    # text goes to the trigram index, always (migration 0010 says why), for at most CAP matches.
+    params = {
+        "team_id": team_id,
+        "window": WINDOW,
+        "pattern": like_pattern(term),
+        "offset": offset,
+        "limit": limit,
+        "cap": CAP + 1,
+    }
+    rows = _SEARCH.all(conn, params)
+    page = [row.id for row in rows if not row.from_index]
     if len(page) == limit:
         return page
-    # Otherwise the trigram index, always (migration 0010 says why), for at most CAP matches.
-    found = conn.execute(select(func.contacts_holding(team_id, pattern, CAP + 1))).scalars().all()
+    found = [row.id for row in rows if row.from_index]
     if len(found) > CAP:
         return _walk(conn, team_id, term, offset, limit)
     return sorted(found)[offset : offset + limit]  # IDs sort by creation, byte-wise
