@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -65,6 +65,13 @@ ON_CONFLICT = ("update", "skip")
 SEPARATOR = ";"  # between the names in a CSV cell of tags or lists
 MAX_SOURCE = 2048
 MAX_ERRORS_SHOWN = 100
+STALE_AFTER = timedelta(minutes=5)  # without progress, a queued or running job is lost
+BEAT = timedelta(minutes=1)  # how often an arriving upload says its job is alive
+STOPPED = "the import stopped unexpectedly; run it again to finish it"
+LOST = (
+    f"the import made no progress for {STALE_AFTER.seconds // 60} minutes: the process running it "
+    "stopped; run it again to finish it"
+)
 
 # Which contact field a column feeds, by its name with case, spaces and punctuation removed.
 IGNORED = "ignored"
@@ -179,12 +186,20 @@ def job_errors(conn: Connection, team_id: str, job_id: str, limit: int | None = 
     return list(conn.execute(query.limit(limit) if limit is not None else query))
 
 
+def lost(job: Record) -> bool:
+    """Whether a job that says it is queued or running has made no progress for
+    ``STALE_AFTER``: the process that ran it stopped (a batch, or a minute of an upload,
+    refreshes ``updated_at`` well within that)."""
+    return job.state in ("queued", "running") and now() - job.updated_at > STALE_AFTER
+
+
 def describe(job: Record, errors: Sequence[Record] = ()) -> dict[str, Any]:
-    """A job as the CLI and the HTTP API show it."""
+    """A job as the CLI and the HTTP API show it; a lost job shows as failed."""
+    state, error = ("failed", LOST) if lost(job) else (job.state, job.error)
     return {
         "object": "import",
         "id": job.id,
-        "status": job.state,
+        "status": state,
         "source": job.source,
         "format": job.format,
         "audience_id": job.audience_id,
@@ -195,11 +210,16 @@ def describe(job: Record, errors: Sequence[Record] = ()) -> dict[str, Any]:
         "skipped": job.skipped_count,
         "failed": job.failed_count,
         "unknown_columns": job.unknown_columns,
-        "error": job.error,
+        "error": error,
         "errors": [{"line": row.line, "email": row.email, "reason": row.reason} for row in errors],
         "created_at": iso(job.created_at),
         "finished_at": iso(job.finished_at) if job.finished_at else None,
     }
+
+
+def touch(conn: Connection, job_id: str) -> None:
+    """The job is alive (its upload is still arriving)."""
+    conn.execute(update(imports).where(imports.c.id == job_id).values(updated_at=now()))
 
 
 def set_state(conn: Connection, job_id: str, state: str, error: str | None = None) -> None:
@@ -899,8 +919,6 @@ def run_job(
         message = exc.message if isinstance(exc, RosterError) else str(exc)
         db.run_write(set_state, job_id, "failed", message)
     except BaseException:
-        db.run_write(
-            set_state, job_id, "failed", "the import stopped unexpectedly; run it again to finish it"
-        )
+        db.run_write(set_state, job_id, "failed", STOPPED)
         raise
     return db.run_read(get_job, team_id, job_id)

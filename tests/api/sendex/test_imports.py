@@ -6,8 +6,17 @@ import csv
 import io
 import json
 import time
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy import Connection, update
+
+from roster.core import imports
+from roster.core.clock import now
+from roster.storage import tables
+from roster.storage.db import Database
 from tests.conftest import Tenant
 
 
@@ -95,3 +104,53 @@ def test_another_teams_audience_and_jobs_are_not_found(tenant: Tenant, other: Te
     assert other.get(f"/api/v1/audiences/{theirs['id']}/imports/{job['id']}").status_code == 404
     assert other.get(f"/api/v1/audiences/{audience['id']}/export").status_code == 404
     assert other.get(f"/api/v1/audiences/{audience['id']}/imports/{job['id']}/errors").status_code == 404
+
+
+def test_a_job_whose_process_stopped_shows_as_failed(tenant: Tenant, db: Database) -> None:
+    audience = tenant.audience("Lost")
+    options = imports.Options(audience_id=audience["id"])
+    lost, alive = (
+        db.run_write(imports.create_job, tenant.id, "people.csv", "csv", options, state)
+        for state in ("running", "queued")
+    )
+
+    def age(conn: Connection, job_id: str, by: timedelta) -> None:
+        conn.execute(
+            update(tables.imports).where(tables.imports.c.id == job_id).values(updated_at=now() - by)
+        )
+
+    db.run_write(age, lost.id, imports.STALE_AFTER + timedelta(seconds=1))
+    db.run_write(age, alive.id, imports.STALE_AFTER - timedelta(seconds=30))
+    shown = {
+        job.id: tenant.get(f"/api/v1/audiences/{audience['id']}/imports/{job.id}").json()
+        for job in (lost, alive)
+    }
+    assert (shown[lost.id]["status"], shown[lost.id]["error"]) == ("failed", imports.LOST)
+    assert "no progress for 5 minutes" in imports.LOST
+    assert (shown[alive.id]["status"], shown[alive.id]["error"]) == ("queued", None)
+
+
+def test_an_arriving_upload_keeps_its_job_alive(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    beats: list[str] = []
+    touch = imports.touch
+
+    def counted(conn: Connection, job_id: str) -> None:
+        beats.append(job_id)
+        touch(conn, job_id)
+
+    monkeypatch.setattr(imports, "BEAT", timedelta(0))
+    monkeypatch.setattr(imports, "touch", counted)
+
+    def body() -> Iterator[bytes]:
+        yield b"email\r\n"
+        for number in range(3):
+            yield f"p{number}@example.com\r\n".encode()
+
+    audience = tenant.audience("Slow upload")
+    created = tenant.post(
+        f"/api/v1/audiences/{audience['id']}/imports", content=body(), headers={"Content-Type": "text/csv"}
+    )
+    assert created.status_code == 202, created.text
+    finished = wait_for(tenant, f"/api/v1/audiences/{audience['id']}/imports/{created.json()['id']}")
+    assert (finished["status"], finished["created"]) == ("done", 3)
+    assert set(beats) == {created.json()["id"]}

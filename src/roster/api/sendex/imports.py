@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -91,8 +92,12 @@ class ImportController(Controller):
         handle, path = tempfile.mkstemp(prefix="roster-import-", suffix=f".{fmt}")
         try:
             with os.fdopen(handle, "wb") as spool:
+                beat = time.monotonic()
                 async for chunk in request.stream():
                     spool.write(chunk)
+                    if time.monotonic() - beat > imports.BEAT.total_seconds():
+                        await ctx.db.write(imports.touch, job.id)
+                        beat = time.monotonic()
         except BaseException:
             os.unlink(path)
             await ctx.db.write(imports.set_state, job.id, "failed", "the upload did not complete")
