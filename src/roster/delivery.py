@@ -10,6 +10,10 @@ the request goes to the address that was checked, so DNS cannot point it elsewhe
 Claiming takes rows with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer at a
 time) and leases them for ``LEASE``: any number of workers share the outbox, and a worker
 that dies mid-delivery leaves its rows to be retried when the lease runs out.
+
+Delivered and failed messages are kept ``KEEP`` for inspection, then deleted: every worker
+prunes once per ``PRUNE_EVERY``, at most ``PRUNE_BATCH`` rows per round so that a long
+backlog never holds the outbox in one long transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import anyio.to_thread
 import httpx
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, delete, select, tuple_, update
 from standardwebhooks import Webhook
 
 from roster.config import Settings
@@ -40,6 +44,9 @@ RETRY_AFTER = (5, 300, 1800, 7200, 18000, 28800, 28800)  # seconds after failed 
 TIMEOUT = 15.0
 LEASE = timedelta(seconds=60)
 BATCH = 50
+KEEP = timedelta(days=30)
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_BATCH = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,21 @@ def record(conn: Connection, job: Job, outcome: Outcome, moment: datetime) -> No
         )
 
 
+def prune(conn: Connection, before: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Delete up to ``batch`` delivered or failed messages last attempted before ``before``
+    (a message's ``next_attempt_at`` is when it was last leased, or given up); how many."""
+    keys = tuple_(webhook_deliveries.c.id, webhook_deliveries.c.webhook_id)
+    finished = (
+        select(webhook_deliveries.c.id, webhook_deliveries.c.webhook_id)
+        .where(
+            webhook_deliveries.c.state.in_(("delivered", "failed")),
+            webhook_deliveries.c.next_attempt_at < before,
+        )
+        .limit(batch)
+    )
+    return conn.execute(delete(webhook_deliveries).where(keys.in_(finished))).rowcount
+
+
 def pinned(url: str, address: webhooks.IPAddress) -> tuple[str, dict[str, str], dict[str, Any]]:
     """``url`` sent to ``address``: the URL, headers and httpx extensions that keep the
     ``Host`` header and TLS server name of the original host."""
@@ -160,6 +182,7 @@ class Worker:
         self.db = db
         self.settings = settings
         self.now = now
+        self.pruned: datetime | None = None  # when this worker last found nothing more to prune
 
     async def _send(self, client: httpx.AsyncClient, job: Job) -> Outcome:
         try:
@@ -189,8 +212,17 @@ class Worker:
             return Outcome(None, f"{type(exc).__name__}: {exc}")
         return Outcome(response.status_code, None if response.is_success else f"HTTP {response.status_code}")
 
+    async def _prune(self) -> None:
+        moment = self.now()
+        if self.pruned is not None and moment - self.pruned < PRUNE_EVERY:
+            return
+        if await self.db.write(prune, moment - KEEP) < PRUNE_BATCH:
+            self.pruned = moment
+
     async def run_once(self) -> int:
-        """Deliver what is due now; how many attempts were made."""
+        """Prune the outbox when it is time, then deliver what is due now; how many attempts
+        were made."""
+        await self._prune()
         jobs = await self.db.write(claim, self.now())
         if not jobs:
             return 0

@@ -22,7 +22,7 @@ from standardwebhooks import Webhook
 
 from roster.api.app import create_app
 from roster.config import Settings
-from roster.delivery import RETRY_AFTER, Worker
+from roster.delivery import KEEP, PRUNE_EVERY, RETRY_AFTER, Worker
 from roster.storage.db import Database
 from roster.storage.tables import webhook_deliveries
 from tests.conftest import Tenant, serving
@@ -205,6 +205,24 @@ def test_delivery_gives_up_after_about_a_day(
     assert deliver(db, settings, clock) == 0
     (row,) = pending(db)
     assert (row.state, row.last_status, row.last_error) == ("failed", 500, "HTTP 500")
+
+
+def test_the_worker_deletes_finished_messages_after_30_days(
+    tenant: Tenant, db: Database, settings: Settings, hook: Receiver
+) -> None:
+    subscribe(tenant, hook.url)
+    tenant.sendx("POST", "/contact", json={"email": "old@example.net"})
+    clock = Clock()
+    assert deliver(db, settings, clock) == 1
+    clock.advance((KEEP - PRUNE_EVERY).total_seconds())
+    tenant.sendx("POST", "/contact", json={"email": "recent@example.net"})
+    assert deliver(db, settings, clock) == 1
+    assert len(pending(db)) == 2  # nothing is 30 days old yet
+    tenant.sendx("POST", "/contact", json={"email": "waiting@example.net"})  # due long ago, pending
+    clock.advance(PRUNE_EVERY.total_seconds() + 600)
+    assert deliver(db, settings, clock) == 1
+    kept = {json.loads(row.payload)["data"]["email"]: row.state for row in pending(db)}
+    assert kept == {"recent@example.net": "delivered", "waiting@example.net": "delivered"}
 
 
 def test_410_gone_disables_the_webhook(
