@@ -15,7 +15,7 @@ from typing import Any
 from bench import contacts_file
 from sqlalchemy import func, select
 
-from roster.core import audiences, contacts, custom_fields, memberships, teams
+from roster.core import audiences, contacts, custom_fields, imports, memberships, teams
 from roster.storage.db import Database
 from roster.storage.tables import contacts as contact_rows
 from roster.storage.tables import imports as import_rows
@@ -47,6 +47,8 @@ def seed(db: Database) -> str:
         audiences.create_list(conn, team, {"name": "Monthly"})
         plan = custom_fields.create_field(conn, team, {"name": "Plan", "field_type": 0}).id
         seats = custom_fields.create_field(conn, team, {"name": "Seats", "field_type": 1}).id
+        mobile = custom_fields.create_field(conn, team, {"name": "Mobile", "field_type": 0}).id
+        created = custom_fields.create_field(conn, team, {"name": "Created", "field_type": 2}).id
         contacts.create_contact(
             conn,
             team,
@@ -58,7 +60,7 @@ def seed(db: Database) -> str:
                 "phone": "+14155550100",
                 "lists": ["Weekly", "Monthly"],
                 "tags": ["vip", "-minus"],
-                "custom_fields": {plan: "@pro", seats: 12},
+                "custom_fields": {plan: "@pro", seats: 12, mobile: "ask first", created: "2020-02-29"},
             },
         )
         bo = contacts.create_contact(conn, team, {"email": "bo@example.com", "lists": ["Weekly"]})
@@ -78,6 +80,7 @@ def test_export_then_import_into_an_empty_team_round_trips(
     assert "'=cmd" in exported
     assert "'+14155550100" in exported
     assert "'@pro" in exported
+    assert exported.splitlines()[0].endswith(",Plan,Seats,field:Mobile,field:Created")
     path = tmp_path / "contacts.csv"
     path.write_text(exported, encoding="utf-8", newline="")
 
@@ -120,7 +123,7 @@ def test_a_killed_import_leaves_whole_batches_and_resumes_without_duplicates(
         return conn.execute(select(import_rows).where(import_rows.c.team_id == team)).first()
 
     deadline = time.monotonic() + 60
-    while (job := db.run_read(progress)) is None or job.rows_read < 10_000:
+    while (job := db.run_read(progress)) is None or job.rows_read < 2 * imports.BATCH_ROWS:
         assert time.monotonic() < deadline
         assert process.poll() is None
         time.sleep(0.02)
@@ -129,7 +132,7 @@ def test_a_killed_import_leaves_whole_batches_and_resumes_without_duplicates(
 
     job = db.run_read(progress)
     assert job.rows_read < 60_000, "the import finished before it could be killed"
-    assert job.rows_read % 10_000 == 0  # whole batches only
+    assert job.rows_read % imports.BATCH_ROWS == 0  # whole batches only
     assert job.created_count + job.updated_count + job.skipped_count + job.failed_count == job.rows_read
     stored = db.run_read(
         lambda conn: conn.execute(select(func.count()).where(contact_rows.c.team_id == team)).scalar()

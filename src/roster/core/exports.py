@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, select, true
 from roster.core import segments, tabular
 from roster.core.clock import iso
 from roster.core.errors import Invalid
-from roster.core.imports import FLAGS, SEPARATOR
+from roster.core.imports import FLAGS, SEPARATOR, field_column
 from roster.core.named import get_owned
 from roster.storage.db import Database, Record
 from roster.storage.tables import (
@@ -133,7 +133,7 @@ def _records(db: Database, scope: _Scope) -> Iterator[dict[str, Any]]:
 
 def _csv(scope: _Scope, records: Iterator[dict[str, Any]]) -> Iterator[str]:
     field_names = list(scope.fields.values())
-    yield tabular.csv_line([*COLUMNS, *field_names])
+    yield tabular.csv_line([*COLUMNS, *map(field_column, field_names)])
     for record in records:
         cells: list[Any] = []
         for name in COLUMNS:

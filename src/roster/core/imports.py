@@ -100,6 +100,13 @@ def column_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
+def field_column(name: str) -> str:
+    """The column that holds the custom field ``name`` in an export: its name, or
+    ``field:<name>`` when the name alone would be read as a contact field (``Mobile``,
+    ``Created``) or as another ``field:`` column."""
+    return tabular.FIELD + name if column_key(name) in _ALIASES or name.startswith(tabular.FIELD) else name
+
+
 # ---- options and jobs --------------------------------------------------------------------
 
 
@@ -128,7 +135,7 @@ def check_options(conn: Connection, team_id: str, options: Options) -> None:
     for name in options.tags:
         clean_name(name, "tags")
     for column, target in options.columns.items():
-        if target not in TARGETS and not target.startswith("field:"):
+        if target not in TARGETS and not target.startswith(tabular.FIELD):
             raise Invalid("columns", f"column `{column}` cannot feed `{target}`")
 
 
@@ -282,10 +289,12 @@ class _Names:
         targets: list[tuple[int, str, Any]] = []
         unknown: list[str] = []
         for index, name in enumerate(keys):
-            wanted = self.options.columns.get(name)
-            if wanted is not None and wanted.startswith("field:"):
-                name, wanted = wanted.removeprefix("field:"), None
-            target = wanted or _ALIASES.get(column_key(name))
+            mapped = self.options.columns.get(name)
+            source = mapped or name
+            if source.startswith(tabular.FIELD):
+                name, target = source.removeprefix(tabular.FIELD), None
+            else:
+                target = mapped or _ALIASES.get(column_key(name))
             if target == IGNORED:
                 continue
             if target is not None:

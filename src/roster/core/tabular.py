@@ -24,6 +24,7 @@ FORMATS = ("csv", "ndjson")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED_STARTS = (*FORMULA_STARTS, "'")
 BAD_UTF8 = "is not valid UTF-8"
+FIELD = "field:"  # a column named ``field:<name>`` holds the custom field of that name
 
 
 class Record(NamedTuple):
@@ -142,7 +143,7 @@ def read_ndjson(stream: BinaryIO) -> Iterator[Record]:
             continue
         fields = record.pop("custom_fields", None)
         if isinstance(fields, dict):
-            record.update({key: value for key, value in fields.items() if key not in record})
+            record.update({FIELD + key: value for key, value in fields.items()})
         yield Record(number, tuple(record), list(record.values()))
 
 
