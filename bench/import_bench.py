@@ -205,8 +205,8 @@ def measure(kind: str, rows: int, tmp: Path) -> list[str]:
         "| run | time | rows/s | outcome |",
         "|---|---:|---:|---|",
         f"| import (checked, merged, counted) | {first:.1f} s | {rows / first:,.0f} | "
-        f"{job.created_count:,} created, {job.skipped_count:,} duplicates merged, "
-        f"{job.failed_count:,} refused |",
+        f"{job.created_count:,} created, {job.updated_count:,} updated by a later row of their email, "
+        f"{job.skipped_count:,} merged into a later row in their batch, {job.failed_count:,} refused |",
         f"| re-import of the same file | {again:.1f} s | {rows / again:,.0f} | "
         f"{rerun.updated_count:,} updated ({again / first:.2f}× the first import) |",
         f"| ceiling: plain {'executemany' if kind == 'sqlite' else 'COPY'}, nothing checked | {base:.1f} s | "
