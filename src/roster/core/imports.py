@@ -32,7 +32,6 @@ from sqlalchemy import (
     Connection,
     and_,
     case,
-    exists,
     func,
     insert,
     literal,
@@ -587,22 +586,23 @@ def _merge_contacts(
     )
     conn.execute(insert_new)
     # A row whose new ID was taken made its contact: found by ID, which for new IDs is the
-    # right-hand edge of the key, where an email is anywhere in its index.
-    conn.execute(
-        update(s).where(exists().where(contacts.c.id == s.c.id)).values(contact_id=s.c.id, outcome=CREATED)
+    # right-hand edge of the key, where an email is anywhere in its index. Asked row by row,
+    # as a subquery: as a join PostgreSQL may hash the whole table for every batch.
+    made = select(contacts.c.id).where(contacts.c.id == s.c.id).scalar_subquery()
+    conn.execute(update(s).where(made.is_not(None)).values(contact_id=s.c.id, outcome=CREATED))
+    # The others met a contact that exists, looked up by email for each staged row (as a
+    # join, SQLite would read all the team's contacts for every batch). One made earlier by
+    # this same import (its ID is newer than the import) is a duplicate within the file: the
+    # later row wins, whatever ``on_conflict`` says.
+    existing = (
+        select(contacts.c.id)
+        .where(contacts.c.team_id == team_id, contacts.c.email_normalized == s.c.email_normalized)
+        .scalar_subquery()
     )
-    # The others met a contact that exists. One made earlier by this same import (its ID is
-    # newer than the import) is a duplicate within the file: the later row wins, whatever
-    # ``on_conflict`` says.
-    applies = true() if options.on_conflict == "update" else contacts.c.id >= watermark
+    conn.execute(update(s).where(s.c.outcome.is_(None)).values(contact_id=existing))
+    applies = true() if options.on_conflict == "update" else s.c.contact_id >= watermark
     conn.execute(
-        update(s)
-        .where(
-            s.c.outcome.is_(None),
-            contacts.c.team_id == team_id,
-            contacts.c.email_normalized == s.c.email_normalized,
-        )
-        .values(contact_id=contacts.c.id, outcome=case((applies, UPDATED), else_=SKIPPED))
+        update(s).where(s.c.outcome.is_(None)).values(outcome=case((applies, UPDATED), else_=SKIPPED))
     )
     changes: dict[str, Any] = {
         name: func.coalesce(s.c[name], contacts.c[name])

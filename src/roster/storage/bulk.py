@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateTable
 
 from roster.storage.tables import ObjectId, UTCDateTime
 
@@ -89,8 +90,10 @@ IMPORT_CACHE_KIB = 16_384
 
 
 def create_stages(conn: Connection) -> None:
-    """The staging tables of this connection, and on SQLite its smaller page cache."""
-    staging.create_all(conn, checkfirst=True)
+    """The staging tables of this connection, and on SQLite its smaller page cache (a plain
+    ``IF NOT EXISTS``: PostgreSQL's catalog lookup for ``checkfirst`` costs 10 ms a batch)."""
+    for table in STAGES:
+        conn.execute(CreateTable(table, if_not_exists=True))
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
 
