@@ -59,7 +59,7 @@ class Fresh:
             with psycopg.connect(PG_URL, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.name}"')
             self.url = PG_URL.rsplit("/", 1)[0] + f"/{self.name}"
-        self.db = Database(self.url)
+        self.db = Database(self.url, mmap_bytes=0)  # as `roster import` and `roster export` run
         upgrade(self.db)
 
     def team(self) -> tuple[str, dict[str, str]]:

@@ -22,7 +22,7 @@ from roster.config import load_settings
 from roster.core import domains, exports, imports, members, teams
 from roster.core.errors import RosterError
 from roster.storage import migrate as migrations
-from roster.storage.db import Database, Record
+from roster.storage.db import MMAP_BYTES, Database, Record
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -50,8 +50,9 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on std
 TeamId = Annotated[str, typer.Option("--team", help="Team ID (team_…).")]
 
 
-def _database() -> Database:
-    return Database(load_settings().database_url)
+def _database(*, bulk: bool = False) -> Database:
+    """The configured database; ``bulk`` for commands that read it whole (no memory map)."""
+    return Database(load_settings().database_url, mmap_bytes=0 if bulk else MMAP_BYTES)
 
 
 def _write(fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -333,7 +334,7 @@ def import_contacts(
         columns=_column_map(column or []),
     )
     fmt = _format_of(file, file_format)
-    db = _database()
+    db = _database(bulk=True)
     try:
         migrations.upgrade(db)
         if resume is not None:
@@ -402,7 +403,7 @@ def export_contacts(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, not to stdout.")] = None,
 ) -> None:
     """Write contacts with every field, their lists, tags and custom fields, oldest first."""
-    db = _database()
+    db = _database(bulk=True)
     try:
         migrations.upgrade(db)
         chunks = exports.export(db, team, file_format, audience_id=audience, segment_id=segment)

@@ -34,7 +34,15 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+# SQLite reads the database file through a memory map of up to this many bytes: a page
+# that is not in a connection's own cache is then read from the operating system's page
+# cache without a system call and a copy (rare-text contact search at 1M contacts, p99
+# 5.5 → 1.5 ms). Mapped pages count in the process's resident memory, so the bulk
+# commands, which read every page once, turn it off (``mmap_bytes=0``).
+MMAP_BYTES = 1 << 30
+
+
+def _configure_sqlite(engine: Engine, mmap_bytes: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -45,6 +53,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -55,12 +64,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, mmap_bytes: int = MMAP_BYTES) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=20)
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, mmap_bytes)
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
         # PostgreSQL reads run without a transaction (see _run), from the same pool.
