@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -53,6 +54,14 @@ def delivering(worker: Worker) -> Callable[[Litestar], AbstractAsyncContextManag
     return lifespan
 
 
+def settle_heap() -> None:
+    """Move everything made at start-up out of the cyclic collector's reach (``gc.freeze``):
+    the app, its routes and the imported modules are never garbage, and a full collection
+    walking them took about 10 ms, a pause some request waits through."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Litestar:
     """Build the app for one process. The database must already be migrated."""
     settings = settings or load_settings()
@@ -79,6 +88,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             security=[{"bearer": []}],
         ),
         lifespan=[delivering(Worker(db, settings))] if settings.inline_worker else [],
+        on_startup=[settle_heap],
         on_shutdown=[db.dispose, rate_limit.close],
         debug=False,
     )
