@@ -22,11 +22,16 @@ def fresh(db: Database, database_url: str) -> Iterator[Database]:
     handle.dispose()
 
 
-def dropped_by_the_server(db: Database, database_url: str) -> None:
-    """Terminate the server process behind the pool's one connection, as a restart does."""
-    pid = db.run_read(lambda conn: conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+def terminate(database_url: str, pid: int) -> None:
     with psycopg.connect(database_url, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+
+
+def dropped_by_the_server(db: Database, database_url: str) -> None:
+    """Terminate the server process behind the pool's one connection, as a restart does."""
+    terminate(
+        database_url, db.run_read(lambda conn: conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+    )
 
 
 def test_reads_and_writes_go_on_after_the_server_drops_the_connection(
@@ -43,6 +48,27 @@ def test_reads_and_writes_go_on_after_the_server_drops_the_connection(
     dropped_by_the_server(fresh, database_url)
     made = fresh.run_write(teams.create_team, "After")
     assert fresh.run_read(teams.get_team, made.id).name == "After"
+
+
+def test_a_write_that_lost_its_connection_midway_is_not_run_again(fresh: Database, database_url: str) -> None:
+    """Its caller may have kept what the first statements gave (the importer keeps the IDs of
+    the lists and tags it made): the error is raised, and nothing of it is stored."""
+    made: list[str] = []
+
+    def interrupted(conn: Any) -> None:
+        made.append(teams.create_team(conn, "Half done").id)
+        terminate(database_url, conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        conn.exec_driver_sql("SELECT 1")
+
+    with pytest.raises(Exception, match=r"terminat|closed|lost"):
+        fresh.run_write(interrupted)
+    assert len(made) == 1
+    stored = fresh.run_read(
+        lambda conn: conn.exec_driver_sql(
+            "SELECT count(*) FROM teams WHERE id = %(id)s", {"id": made[0]}
+        ).scalar()
+    )
+    assert stored == 0
 
 
 def test_an_error_that_is_not_a_lost_connection_is_not_retried(fresh: Database) -> None:
