@@ -138,7 +138,7 @@ def serve(
             )
             console.print(f"  [bold green]{created['token']}[/bold green]")
     Granian(
-        "roster.api.app:create_app",
+        "roster.api.app:served_app",
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
