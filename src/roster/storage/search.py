@@ -15,6 +15,7 @@ find often enough goes to the index, then to the full walk beyond ``CAP`` matche
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, column, func, literal_column, or_, select, table, union_all
@@ -71,49 +72,50 @@ def _walk(conn: Connection, team_id: str, term: str, offset: int, limit: int) ->
     return list(conn.execute(query).scalars())
 
 
-_window = (
-    select(_searchable.c.id, _searchable.c.search_text)
-    .where(_searchable.c.team_id == bindparam("team_id"))
-    .order_by(_searchable.c.id)
-    .limit(bindparam("window"))
-    .subquery()
-)
-_in_window = (
-    select(_window.c.id)
-    .where(_window.c.search_text.like(bindparam("pattern"), escape="\\"))
-    .order_by(_window.c.id)
-    .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
-    .cte("in_window")
-)
-_holding = func.contacts_holding(bindparam("team_id"), bindparam("pattern"), bindparam("cap")).column_valued(
-    "id"
-)
-# One round trip: the page found among the team's first WINDOW contacts (from_index 0)
-# and, only when that page is short, the matches the trigram index finds (from_index 1).
-# The plan is the same for any text, so the statement is prepared once and the text bound.
-_SEARCH = Prepared(
-    union_all(
-        select(_in_window.c.id, literal_column("0").label("from_index")),
-        select(_holding, literal_column("1")).where(
-            select(func.count()).select_from(_in_window).scalar_subquery() < bindparam("limit")
-        ),
+@cache
+def _search(window: int, cap: int) -> Prepared:
+    """One round trip: the page found among the team's first ``window`` contacts (from_index
+    0) and, only when that page is short, at most ``cap`` matches the trigram index finds
+    (from_index 1).
+
+    The statement is prepared once per connection and the team, text and page bound. The
+    window and the cap are written into it: bound, PostgreSQL priced a generic plan's
+    ``LIMIT $n`` at a tenth of the table and planned every call anew (measured at 1M
+    contacts: 995 plans in 1,000 searches, about 0.1 ms each); written in, the plan is kept.
+    """
+    rows = (
+        select(_searchable.c.id, _searchable.c.search_text)
+        .where(_searchable.c.team_id == bindparam("team_id"))
+        .order_by(_searchable.c.id)
+        .limit(literal_column(str(int(window))))
+        .subquery()
     )
-)
+    in_window = (
+        select(rows.c.id)
+        .where(rows.c.search_text.like(bindparam("pattern"), escape="\\"))
+        .order_by(rows.c.id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+        .cte("in_window")
+    )
+    holding = func.contacts_holding(
+        bindparam("team_id"), bindparam("pattern"), literal_column(str(int(cap)))
+    ).column_valued("id")
+    return Prepared(
+        union_all(
+            select(in_window.c.id, literal_column("0").label("from_index")),
+            select(holding, literal_column("1")).where(
+                select(func.count()).select_from(in_window).scalar_subquery() < bindparam("limit")
+            ),
+        )
+    )
 
 
 def _postgresql(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     # Text many contacts hold fills the page within the team's first WINDOW contacts; other
     # text goes to the trigram index, always (migration 0010 says why), for at most CAP matches.
-    params = {
-        "team_id": team_id,
-        "window": WINDOW,
-        "pattern": like_pattern(term),
-        "offset": offset,
-        "limit": limit,
-        "cap": CAP + 1,
-    }
-    rows = _SEARCH.all(conn, params)
+    params = {"team_id": team_id, "pattern": like_pattern(term), "offset": offset, "limit": limit}
+    rows = _search(WINDOW, CAP + 1).all(conn, params)
     page = [row.id for row in rows if not row.from_index]
     if len(page) == limit:
         return page
