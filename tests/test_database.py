@@ -1,15 +1,20 @@
-"""The database handle: a PostgreSQL connection the server dropped is replaced unseen."""
+"""The database handle: a PostgreSQL connection the server dropped is replaced unseen; the key
+check reads the database on every request."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import func, select
 
 from roster.core import contacts, teams
+from roster.core.errors import Unauthorized
 from roster.storage.db import Database
+from roster.storage.prepared import Prepared
 
 
 @pytest.fixture
@@ -81,3 +86,41 @@ def test_an_error_that_is_not_a_lost_connection_is_not_retried(fresh: Database) 
     with pytest.raises(Exception, match="division by zero"):
         fresh.run_write(failing)
     assert len(calls) == 1
+
+
+def test_the_key_check_goes_on_after_the_server_drops_its_connection(
+    fresh: Database, database_url: str
+) -> None:
+    """The key check reads on the event loop's own connection (``Database.first``)."""
+    team = fresh.run_write(teams.create_team, "Keys")
+    _, token = fresh.run_write(teams.create_key, team.id, teams.FULL_ACCESS, "checked")
+    backend = Prepared(select(func.pg_backend_pid().label("pid")))
+
+    async def checks() -> list[teams.Principal]:
+        seen = [await teams.authenticate(fresh, token)]
+        first = await fresh.first(backend, {})
+        terminate(database_url, first.pid)
+        seen.append(await teams.authenticate(fresh, token))
+        second = await fresh.first(backend, {})
+        assert second.pid != first.pid
+        await fresh.close_loop_connection()
+        return seen
+
+    before, after = asyncio.run(checks())
+    assert before == after
+    assert after.team_id == team.id
+
+
+def test_every_request_checks_its_key_again(db: Database) -> None:
+    """A key revoked between two checks on the same connection is refused by the second."""
+    team = db.run_write(teams.create_team, "Revoked")
+    key, token = db.run_write(teams.create_key, team.id, teams.FULL_ACCESS, "soon revoked")
+
+    async def checks() -> None:
+        await teams.authenticate(db, token)
+        db.run_write(teams.revoke_key, key.id)
+        with pytest.raises(Unauthorized):
+            await teams.authenticate(db, token)
+        await db.close_loop_connection()
+
+    asyncio.run(checks())

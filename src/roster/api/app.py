@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             security=[{"bearer": []}],
         ),
         lifespan=[delivering(Worker(db, settings))] if settings.inline_worker else [],
-        on_shutdown=[db.dispose, rate_limit.close],
+        on_shutdown=[db.close_loop_connection, db.dispose, rate_limit.close],
         debug=False,
     )
 

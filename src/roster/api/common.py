@@ -81,7 +81,7 @@ def api_key_auth(read_token: TokenReader, *, full_access: bool) -> Callable[...,
 
     async def authenticate(request: Request[Any, Any, Any]) -> None:
         services: Services = request.app.state.services
-        principal = await services.db.read(teams.authenticate, read_token(request))
+        principal = await teams.authenticate(services.db, read_token(request))
         await services.rate_limit.hit(principal.key_id)
         if full_access:
             principal.require_full_access()

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from roster.core.clock import now
 from roster.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from roster.ids import new_id, random_token
-from roster.storage.db import Record
+from roster.storage.db import Database, Record
 from roster.storage.prepared import Prepared
 from roster.storage.tables import api_keys, instance_settings, teams
 
@@ -130,10 +130,12 @@ _KEY_BY_HASH = Prepared(
 )
 
 
-def authenticate(conn: Connection, token: str | None) -> Principal:
+async def authenticate(db: Database, token: str | None) -> Principal:
+    """Who presents ``token``: checked against the database on every request, so a revoked
+    key is refused on the next one. One statement, read on the event loop (``Database.first``)."""
     if not token:
         raise Unauthorized("missing API key", missing=True)
-    row = _KEY_BY_HASH.first(conn, {"token_hash": hash_token(token)})
+    row = await db.first(_KEY_BY_HASH, {"token_hash": hash_token(token)})
     if row is None:
         raise Unauthorized("invalid API key")
     return Principal(team_id=row.team_id, key_id=row.id, permission=row.permission)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.expression import Executable
@@ -57,8 +58,8 @@ class Prepared:
         self.statement = statement
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
 
-    def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Plan]:
-        dialect = conn.dialect
+    def _bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
+        """The plan for these parameter names, and the values as the driver takes them."""
         key = (dialect.name, tuple(params))
         plan = self._plans.get(key)
         if plan is None:
@@ -67,11 +68,14 @@ class Prepared:
         for name, bind in plan.binds.items():
             if name in values:
                 values[name] = bind(values[name])
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if plan.positional is not None:
-            cursor.execute(plan.sql, tuple(values[name] for name in plan.positional))
-        else:
-            cursor.execute(plan.sql, values)
+            return plan, tuple(values[name] for name in plan.positional)
+        return plan, values
+
+    def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Plan]:
+        plan, values = self._bound(conn.dialect, params)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(plan.sql, values)
         return cursor, plan
 
     def _row(self, plan: _Plan, raw: tuple[Any, ...]) -> Any:
@@ -91,6 +95,16 @@ class Prepared:
         if row is None:
             raise LookupError("the statement returned no row")
         return row
+
+    async def first_async(
+        self, conn: psycopg.AsyncConnection[Any], dialect: Dialect, params: Mapping[str, Any]
+    ) -> Any | None:
+        """``first`` on an asynchronous psycopg connection (see ``Database.first``)."""
+        plan, values = self._bound(dialect, params)
+        async with conn.cursor() as cursor:
+            await cursor.execute(plan.sql, values)
+            raw = await cursor.fetchone()
+        return None if raw is None else self._row(plan, raw)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         cursor, plan = self._cursor(conn, params)
