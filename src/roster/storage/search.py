@@ -56,16 +56,34 @@ def holds(term: str, source: Any = contacts) -> Any:
 _searchable = table("contacts", column("id"), column("team_id"), column("search_text"))
 
 
+# PostgreSQL walks in ID order for certain: the planner, left to choose, read the trigram
+# index and sorted every match instead (at 1M contacts, for text 1,000 to 4,000 contacts hold:
+# 11 to 19 ms against 4 to 5 ms). ``OFFSET 0`` keeps the filter out of the ordered scan.
+_ordered = (
+    select(_searchable.c.id, _searchable.c.search_text)
+    .where(_searchable.c.team_id == bindparam("team_id"))
+    .order_by(_searchable.c.id)
+    .offset(0)
+    .subquery()
+)
+_WALK = Prepared(
+    select(_ordered.c.id)
+    .where(_ordered.c.search_text.like(bindparam("pattern"), escape="\\"))
+    .order_by(_ordered.c.id)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+
+
 def _walk(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     """The team's contacts in ID order, filtered row by row."""
     if conn.dialect.name == "postgresql":
-        source, condition = _searchable, _searchable.c.search_text.like(like_pattern(term), escape="\\")
-    else:
-        source, condition = contacts, holds(term)
+        params = {"team_id": team_id, "pattern": like_pattern(term), "offset": offset, "limit": limit}
+        return [row.id for row in _WALK.all(conn, params)]
     query = (
-        select(source.c.id)
-        .where(source.c.team_id == team_id, condition)
-        .order_by(source.c.id)
+        select(contacts.c.id)
+        .where(contacts.c.team_id == team_id, holds(term))
+        .order_by(contacts.c.id)
         .offset(offset)
         .limit(limit)
     )
