@@ -32,16 +32,29 @@ def found(tenant: Tenant, term: str, **params: object) -> list[str]:
     return [contact["email"] for contact in response.json()]
 
 
-# PostgreSQL first walks a window of the team's first contacts; then (both databases) the
-# trigram index answers, or the full walk for text more than CAP contacts hold.
-@pytest.mark.parametrize(("window", "cap"), [(search.WINDOW, search.CAP), (0, search.CAP), (0, 1)])
+# PostgreSQL first walks a window of the team's first contacts, then the whole team for text
+# found there WALK_AT times or more; then (both databases) the trigram index answers, or the
+# full walk for text more than CAP contacts hold.
+@pytest.mark.parametrize(
+    ("window", "walk_at", "cap"),
+    [
+        (search.WINDOW, search.WALK_AT, search.CAP),
+        (search.WINDOW, 1, search.CAP),
+        (1, 1, search.CAP),
+        (search.WINDOW, 10**6, search.CAP),
+        (0, search.WALK_AT, search.CAP),
+        (0, search.WALK_AT, 1),
+    ],
+)
 def test_search_finds_substrings_of_names_and_emails(
-    people: Tenant, window: int, cap: int, monkeypatch: pytest.MonkeyPatch
+    people: Tenant, window: int, walk_at: int, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(search, "WINDOW", window)
+    monkeypatch.setattr(search, "WALK_AT", walk_at)
     monkeypatch.setattr(search, "CAP", cap)
     assert found(people, "LOVE") == ["ada@lovelace.org"]
     assert found(people, "race") == ["grace.hopper@navy.mil"]
+    assert found(people, "ace") == ["ada@lovelace.org", "grace.hopper@navy.mil"]
     assert found(people, "hopp") == ["grace.hopper@navy.mil"]
     assert found(people, ".org") == ["ada@lovelace.org"]
     assert found(people, "al") == ["alan@turing.net"]  # two letters: the walk
