@@ -163,6 +163,13 @@ def kinds(rows: list[tuple[object, ...]], seed: int = 11) -> dict[str, list[str]
         "rare (≈ 1 in 3,000)": [
             f"{rng.choice(FIRST)}.{rng.choice(LAST)}1{rng.randrange(10)}".lower()[-10:] for _ in range(200)
         ],
+        # Names common alone, rarer together: every trigram of them is common.
+        "a first and a last name (≈ 1 in 900)": [
+            f"{rng.choice(FIRST)}.{rng.choice(LAST)}".lower() for _ in range(200)
+        ],
+        "a last name and a digit (≈ 1 in 270)": [
+            f"{rng.choice(LAST)}{rng.randrange(1, 10)}".lower() for _ in range(200)
+        ],
         "common (a first name)": [rng.choice(FIRST).lower() for _ in range(200)],
         "very common (a domain)": [rng.choice(DOMAINS) for _ in range(200)],
         "no match": [f"zq{rng.randrange(10**6)}x" for _ in range(200)],
