@@ -32,9 +32,9 @@ def found(tenant: Tenant, term: str, **params: object) -> list[str]:
     return [contact["email"] for contact in response.json()]
 
 
-# PostgreSQL first walks a window of the team's first contacts, then the whole team for text
-# found there WALK_AT times or more; then (both databases) the trigram index answers, or the
-# full walk for text more than CAP contacts hold.
+# Both databases first walk a window of the team's first contacts (the whole team when it is
+# no larger), then the whole team for text found there WALK_AT times or more; then the
+# trigram index answers, or the full walk for text more than CAP contacts hold.
 @pytest.mark.parametrize(
     ("window", "walk_at", "cap"),
     [

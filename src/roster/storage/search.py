@@ -6,12 +6,12 @@ lower-cased names and email, tab-separated, with a pg_trgm GIN index (``ix_conta
 migrations 0004 and 0011). Neither is declared in ``tables.py``.
 
 A trigram index answers "which contacts hold this text" fast when few do; when many do, it
-is faster to walk the team's contacts in ID order and stop at the page. On SQLite the index
-is asked for at most ``CAP`` matches and the walk is used beyond that. On PostgreSQL a GIN
-bitmap scan costs as much as the text is common (15–50 ms for a first name at 1M contacts),
-so a bounded walk of the team's first ``WINDOW`` contacts comes first. Text it finds at
-least ``WALK_AT`` times is walked to; rarer text goes to the index, then to the full walk
-beyond ``CAP`` matches.
+is faster to walk the team's contacts in ID order and stop at the page (a GIN bitmap scan
+costs as much as the text is common: 15–50 ms for a first name at 1M contacts; FTS5 up to
+2 ms to find a domain more than ``CAP`` times). So on both databases a bounded walk of the
+team's first ``WINDOW`` contacts comes first, and is the answer when it fills the page.
+Text it finds at least ``WALK_AT`` times is walked to; rarer text goes to the index, for at
+most ``CAP`` matches, and to the walk beyond that.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from roster.storage.tables import contacts
 
 SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search", "search_text")
 CAP = 1_000
-WINDOW = 1_000  # PostgreSQL: contacts walked in ID order before the index is asked
-WALK_AT = 3  # PostgreSQL: text found this often in the window is walked to, not looked up
+WINDOW = 1_000  # contacts walked in ID order before the index is asked
+WALK_AT = 3  # text found this often in the window is walked to, not looked up
 TRIGRAM = 3  # shortest text a trigram index can look up
 
 
@@ -84,14 +84,8 @@ def _walk(conn: Connection, team_id: str, term: str, offset: int, limit: int) ->
     if conn.dialect.name == "postgresql":
         params = {"team_id": team_id, "pattern": like_pattern(term), "offset": offset, "limit": limit}
         return [row.id for row in _WALK.all(conn, params)]
-    query = (
-        select(contacts.c.id)
-        .where(contacts.c.team_id == team_id, holds(term))
-        .order_by(contacts.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(conn.execute(query).scalars())
+    params = {"team": team_id, "pattern": like_pattern(term), "limit": limit, "offset": offset}
+    return list(conn.exec_driver_sql(_SQLITE_WALK, params).scalars())
 
 
 @cache
@@ -157,7 +151,35 @@ def _postgresql(conn: Connection, team_id: str, term: str, offset: int, limit: i
     return sorted(found)[offset:enough]  # IDs sort by creation, byte-wise
 
 
+# SQLite's LIKE ignores the case of ASCII letters, and its lower() folds only those: the
+# search compares the columns as stored (a window of 1,000 contacts: 0.74 → 0.40 ms).
+_SQLITE_HOLDS = (
+    "(email_normalized LIKE :pattern ESCAPE '\\' OR first_name LIKE :pattern ESCAPE '\\' "
+    "OR last_name LIKE :pattern ESCAPE '\\')"
+)
+_SQLITE_WALK = (
+    f"SELECT id FROM contacts WHERE team_id = :team AND {_SQLITE_HOLDS} "
+    "ORDER BY id LIMIT :limit OFFSET :offset"
+)
+_SQLITE_LAST_IN_WINDOW = "SELECT id FROM contacts WHERE team_id = :team ORDER BY id LIMIT 1 OFFSET :skip"
+_SQLITE_IN_WINDOW = (
+    f"SELECT id FROM contacts WHERE team_id = :team AND id <= :last AND {_SQLITE_HOLDS} "
+    "ORDER BY id LIMIT :limit"
+)
+
+
 def _sqlite(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
+    enough = offset + limit
+    if WINDOW > 0:
+        last = conn.exec_driver_sql(_SQLITE_LAST_IN_WINDOW, {"team": team_id, "skip": WINDOW - 1}).scalar()
+        if last is None:  # the team is no larger than the window
+            return _walk(conn, team_id, term, offset, limit)
+        params = {"team": team_id, "last": last, "pattern": like_pattern(term), "limit": enough}
+        seen = list(conn.exec_driver_sql(_SQLITE_IN_WINDOW, params).scalars())
+        if len(seen) == enough:
+            return seen[offset:]
+        if len(seen) >= WALK_AT:
+            return _walk(conn, team_id, term, offset, limit)
     phrase = '"' + term.replace('"', '""') + '"'
     rowids = (
         conn.exec_driver_sql(
