@@ -182,7 +182,7 @@ class Database:
         """The first row of one reading statement, for the hottest reads (an API key's check
         on every request). SQLite: as ``read``. PostgreSQL: on a connection of the event
         loop's own, awaited there: no hop to a worker thread and no pool checkout, about
-        0.3 ms less a request (docs/benchmarks.md). Requests share the connection, one
+        0.2 ms less a request over HTTP (docs/benchmarks.md). Requests share the connection, one
         statement at a time; one the server has dropped is replaced and the read run again."""
         if self.is_sqlite:
             return self.run_read(statement.first, params)

@@ -126,13 +126,14 @@ def _search(window: int, cap: int) -> Prepared:
     )
 
 
-def _postgresql(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
-    # Text many contacts hold fills the page within the team's first WINDOW contacts. Text
-    # found there WALK_AT times or more is held by about one contact in WINDOW / WALK_AT or
-    # more: walking to the page reads a few thousand rows (1 to 3 ms at 1M contacts), where its
-    # trigrams, common ones all (``smith1``), cost the index 10 to 15 ms. Other text goes to
-    # the trigram index, always (migration 0010 says why), for at most CAP matches.
-    enough = offset + limit
+Looked = tuple[list[str], list[str] | None]
+"""What a database's search found for the first ``enough`` matches: those among the team's
+first WINDOW contacts, and the index's, oldest first (None: walk instead)."""
+
+
+def _postgresql(conn: Connection, team_id: str, term: str, enough: int) -> Looked:
+    # The trigram index is asked always (migration 0010 says why), through one statement
+    # with the window, and only when the window holds the text fewer than WALK_AT times.
     params = {
         "team_id": team_id,
         "pattern": like_pattern(term),
@@ -141,14 +142,10 @@ def _postgresql(conn: Connection, team_id: str, term: str, offset: int, limit: i
     }
     rows = _search(WINDOW, CAP + 1).all(conn, params)
     seen = [row.id for row in rows if not row.from_index]
-    if len(seen) == enough:
-        return seen[offset:]
-    if len(seen) >= WALK_AT:
-        return _walk(conn, team_id, term, offset, limit)
     found = [row.id for row in rows if row.from_index]
-    if len(found) > CAP:
-        return _walk(conn, team_id, term, offset, limit)
-    return sorted(found)[offset:enough]  # IDs sort by creation, byte-wise
+    if len(seen) >= WALK_AT or len(found) > CAP:
+        return seen, None
+    return seen, sorted(found)[:enough]  # IDs sort by creation, byte-wise
 
 
 # SQLite's LIKE ignores the case of ASCII letters, and its lower() folds only those: the
@@ -168,18 +165,22 @@ _SQLITE_IN_WINDOW = (
 )
 
 
-def _sqlite(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
-    enough = offset + limit
+def _sqlite(conn: Connection, team_id: str, term: str, enough: int) -> Looked:
+    pattern = like_pattern(term)
+    seen: list[str] = []
     if WINDOW > 0:
         last = conn.exec_driver_sql(_SQLITE_LAST_IN_WINDOW, {"team": team_id, "skip": WINDOW - 1}).scalar()
-        if last is None:  # the team is no larger than the window
-            return _walk(conn, team_id, term, offset, limit)
-        params = {"team": team_id, "last": last, "pattern": like_pattern(term), "limit": enough}
+        if last is None:  # the team is no larger than the window: the walk finds everything
+            seen = list(
+                conn.exec_driver_sql(
+                    _SQLITE_WALK, {"team": team_id, "pattern": pattern, "limit": enough, "offset": 0}
+                ).scalars()
+            )
+            return seen, seen
+        params = {"team": team_id, "last": last, "pattern": pattern, "limit": enough}
         seen = list(conn.exec_driver_sql(_SQLITE_IN_WINDOW, params).scalars())
-        if len(seen) == enough:
-            return seen[offset:]
         if len(seen) >= WALK_AT:
-            return _walk(conn, team_id, term, offset, limit)
+            return seen, None
     phrase = '"' + term.replace('"', '""') + '"'
     rowids = (
         conn.exec_driver_sql(
@@ -189,16 +190,15 @@ def _sqlite(conn: Connection, team_id: str, term: str, offset: int, limit: int) 
         .all()
     )
     if len(rowids) > CAP:
-        return _walk(conn, team_id, term, offset, limit)
+        return seen, None
     if not rowids:
-        return []
+        return seen, []
     marks = ", ".join("?" * len(rowids))
-    return list(
-        conn.exec_driver_sql(
-            f"SELECT id FROM contacts WHERE rowid IN ({marks}) AND team_id = ? ORDER BY id LIMIT ? OFFSET ?",
-            (*rowids, team_id, limit, offset),
-        ).scalars()
-    )
+    found = conn.exec_driver_sql(
+        f"SELECT id FROM contacts WHERE rowid IN ({marks}) AND team_id = ? ORDER BY id LIMIT ?",
+        (*rowids, team_id, enough),
+    ).scalars()
+    return seen, list(found)
 
 
 def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
@@ -207,6 +207,16 @@ def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: i
     term = "".join(char for char in term if char.isprintable())
     if len(term) < TRIGRAM:
         return _walk(conn, team_id, term, offset, limit)
-    if conn.dialect.name == "postgresql":
-        return _postgresql(conn, team_id, term, offset, limit)
-    return _sqlite(conn, team_id, term, offset, limit)
+    # Text many contacts hold fills the page within the team's first WINDOW contacts. Text
+    # found there WALK_AT times or more is held by about one contact in WINDOW / WALK_AT or
+    # more: walking to the page reads a few thousand rows (1 to 3 ms at 1M contacts), where
+    # its trigrams, common ones all (``smith1``), cost the index 10 to 15 ms. Other text goes
+    # to the trigram index, for at most CAP matches, and to the walk beyond that.
+    enough = offset + limit
+    look = _postgresql if conn.dialect.name == "postgresql" else _sqlite
+    seen, found = look(conn, team_id, term, enough)
+    if len(seen) == enough:
+        return seen[offset:]
+    if found is None:
+        return _walk(conn, team_id, term, offset, limit)
+    return found[offset:]
