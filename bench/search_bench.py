@@ -133,6 +133,7 @@ def seed(db: Database, count: int) -> tuple[str, list[tuple[object, ...]]]:
             "unsubscribed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
             [(*row[:6], row[6].strftime(STAMP), row[6].strftime(STAMP)) for row in rows],
         )
+        cursor.execute("INSERT INTO team_counts (team_id, slot, contacts) VALUES (?, 0, ?)", (team_id, count))
         cursor.execute("COMMIT")
         cursor.execute("ANALYZE")
     else:
@@ -142,6 +143,9 @@ def seed(db: Database, count: int) -> tuple[str, list[tuple[object, ...]]]:
         ) as copy:
             for row in rows:
                 copy.write_row((*row[:6], False, row[6], row[6]))
+        cursor.execute(
+            "INSERT INTO team_counts (team_id, slot, contacts) VALUES (%s, 0, %s)", (team_id, count)
+        )
         raw.commit()
     raw.close()
     if not db.is_sqlite:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,11 +142,13 @@ def test_migration_0009_keeps_every_row_of_a_contact(tmp_path: Path) -> None:
         database.dispose()
 
 
-@pytest.mark.parametrize("window", [search.WINDOW, 0])
+@pytest.mark.parametrize("walk", [None, 0])
 def test_migration_0011_finds_the_contacts_there_were_and_goes_back(
-    tmp_path: Path, window: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, walk: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search, "WINDOW", window)
+    if walk is not None:  # the trigram index asked first
+        planned = search.plan
+        monkeypatch.setattr(search, "plan", lambda *args: dataclasses.replace(planned(*args), walk=walk))
     with fresh_database(tmp_path) as url:
         database = Database(url)
         command.upgrade(alembic_config(database), "0010")

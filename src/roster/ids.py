@@ -9,6 +9,7 @@ one before it is that one plus one, as in monotonic ULIDs.
 
 from __future__ import annotations
 
+import random
 import re
 import secrets
 import threading
@@ -30,6 +31,21 @@ def base62(number: int, length: int) -> str:
         number, rem = divmod(number, 3844)
         pairs.append(_PAIRS[rem])
     return "".join(reversed(pairs))
+
+
+def between(low: str, high: str, count: int, rng: random.Random) -> list[str]:
+    """``count`` IDs drawn evenly from the span between two IDs of one type: points in
+    creation time, as IDs sort by it."""
+    prefix, _, first = low.rpartition("_")
+    start, end = _number(first), _number(high.rpartition("_")[2])
+    return [f"{prefix}_{base62(rng.randint(start, end), _LENGTH)}" for _ in range(count)]
+
+
+def _number(digits: str) -> int:
+    number = 0
+    for digit in digits:
+        number = number * 62 + ALPHABET.index(digit)
+    return number
 
 
 _last = 0

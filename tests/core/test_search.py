@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from roster.storage import search
+from roster.storage import search, trigrams
 from tests.conftest import Tenant
 
 
@@ -32,26 +34,29 @@ def found(tenant: Tenant, term: str, **params: object) -> list[str]:
     return [contact["email"] for contact in response.json()]
 
 
-# Both databases first walk a window of the team's first contacts (the whole team when it is
-# no larger), then the whole team for text found there WALK_AT times or more; then the
-# trigram index answers, or the full walk for text more than CAP contacts hold.
+# A search walks the team, or asks the trigram index, or both, as the team's sample prices
+# them (none for a team of FIRST contacts or fewer: the walk). Each way must give the same
+# answers: the plan is forced here to each, on a team sampled (FIRST 2) and not.
 @pytest.mark.parametrize(
-    ("window", "walk_at", "cap"),
+    ("first", "walk", "cap"),
     [
-        (search.WINDOW, search.WALK_AT, search.CAP),
-        (search.WINDOW, 1, search.CAP),
-        (1, 1, search.CAP),
-        (search.WINDOW, 10**6, search.CAP),
-        (0, search.WALK_AT, search.CAP),
-        (0, search.WALK_AT, 1),
+        (trigrams.FIRST, None, trigrams.CAP),  # the plan a small team gets: the walk
+        (2, None, trigrams.CAP),  # the plan the sample gives
+        (2, 0, trigrams.CAP),  # the index first
+        (2, 1, trigrams.CAP),  # the first contact walked, then the index
+        (2, 0, 1),  # the index first, finding too many: the walk
+        (2, 1, 1),  # the first contact walked, the index finding too many, the walk
     ],
 )
 def test_search_finds_substrings_of_names_and_emails(
-    people: Tenant, window: int, walk_at: int, cap: int, monkeypatch: pytest.MonkeyPatch
+    people: Tenant, first: int, walk: int | None, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search, "WINDOW", window)
-    monkeypatch.setattr(search, "WALK_AT", walk_at)
-    monkeypatch.setattr(search, "CAP", cap)
+    monkeypatch.setattr(trigrams, "FIRST", first)
+    monkeypatch.setattr(trigrams, "SAMPLE", 8)
+    monkeypatch.setattr(trigrams, "CAP", cap)
+    if walk is not None:
+        planned = search.plan
+        monkeypatch.setattr(search, "plan", lambda *args: dataclasses.replace(planned(*args), walk=walk))
     assert found(people, "LOVE") == ["ada@lovelace.org"]
     assert found(people, "race") == ["grace.hopper@navy.mil"]
     assert found(people, "ace") == ["ada@lovelace.org", "grace.hopper@navy.mil"]
@@ -66,6 +71,7 @@ def test_search_finds_substrings_of_names_and_emails(
     assert found(people, 'e"d') == ["quoted@odd.io"]
     assert found(people, "zzz") == []
     assert found(people, "odd.io", offset=1, limit=1) == ["quoted@odd.io"]
+    assert found(people, "odd.io", limit=2) == ["percent%sign@odd.io", "quoted@odd.io"]  # the oldest
     assert len(found(people, ".io")) == 3
 
 

@@ -2,33 +2,39 @@
 
 SQLite: an FTS5 table with the trigram tokenizer (``contacts_search``, external content on
 the contacts' rowids; migration 0004). PostgreSQL: a generated column ``search_text`` of the
-lower-cased names and email, tab-separated, with a pg_trgm GIN index (``ix_contacts_search``;
-migrations 0004 and 0011). Neither is declared in ``tables.py``.
+lower-cased names and email, tab-separated, with a pg_trgm GIN index (``ix_contacts_search``)
+read through ``contacts_holding`` (migrations 0004, 0011 and 0012). Neither is declared in
+``tables.py``.
 
-A trigram index answers "which contacts hold this text" fast when few do; when many do, it
-is faster to walk the team's contacts in ID order and stop at the page (a GIN bitmap scan
-costs as much as the text is common: 15–50 ms for a first name at 1M contacts; FTS5 up to
-2 ms to find a domain more than ``CAP`` times). So on both databases a bounded walk of the
-team's first ``WINDOW`` contacts comes first, and is the answer when it fills the page.
-Text it finds at least ``WALK_AT`` times is walked to; rarer text goes to the index, for at
-most ``CAP`` matches, and to the walk beyond that.
+A search finds the first page of the team's contacts, in ID order, whose first name, last
+name or email holds the text. It goes one of two ways, or both, as the team's sample
+(``roster.storage.trigrams``) prices them: the walk through the team's contacts in ID order,
+which stops at the page, and the trigram index asked for the text's cheapest trigrams,
+whose finds are each checked against the whole text and sorted. A walk that may stop early
+passes at most the contacts the plan gives it; if the page is not full by then, the index
+answers, for at most ``CAP`` matches; beyond that, the walk through the whole team.
 """
 
 from __future__ import annotations
 
+import json
+import random
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, column, func, literal_column, or_, select, table, union_all
+from sqlalchemy import Connection, func, or_
 
-from roster.storage.prepared import Prepared
+from roster.ids import between
+from roster.storage import trigrams
 from roster.storage.tables import contacts
+from roster.storage.trigrams import Costs, Plan, Sample
 
-SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search", "search_text")
-CAP = 1_000
-WINDOW = 1_000  # contacts walked in ID order before the index is asked
-WALK_AT = 3  # text found this often in the window is walked to, not looked up
+SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search", "ix_contacts_walk", "search_text")
 TRIGRAM = 3  # shortest text a trigram index can look up
+
+# Measured at 1M contacts (docs/benchmarks.md, "Contact search").
+POSTGRESQL = Costs(walk=0.25, entry=0.025, check=6.0, words_only=True)
+SQLITE = Costs(walk=0.12, entry=0.01, check=4.0, words_only=False)
 
 
 def declared_elsewhere(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -40,8 +46,11 @@ def like_pattern(text: str) -> str:
     """A case-insensitive substring pattern for ``LIKE … ESCAPE '\\'``, the text taken literally.
     PostgreSQL's ``LIKE`` escapes with a backslash unless told otherwise, and its statements
     here leave the clause out: in a kept plan it was worked out again for every row."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_escaped(text)}%"
+
+
+def _escaped(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def holds(term: str, source: Any = contacts) -> Any:
@@ -55,168 +64,226 @@ def holds(term: str, source: Any = contacts) -> Any:
     )
 
 
-# PostgreSQL's view of the searched text: a generated column (migration 0011), left out of
-# ``tables.py`` so that no other statement reads or writes it.
-_searchable = table("contacts", column("id"), column("team_id"), column("search_text"))
+def _rows(conn: Connection, sql: str, params: Any) -> list[Any]:
+    """The first column of each row, the statement run on the driver's own cursor."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
-# PostgreSQL walks in ID order for certain: the planner, left to choose, read the trigram
-# index and sorted every match instead (at 1M contacts, for text 1,000 to 4,000 contacts hold:
-# 11 to 19 ms against 4 to 5 ms). ``OFFSET 0`` keeps the filter out of the ordered scan.
-_ordered = (
-    select(_searchable.c.id, _searchable.c.search_text)
-    .where(_searchable.c.team_id == bindparam("team_id"))
-    .order_by(_searchable.c.id)
-    .offset(0)
-    .subquery()
+# ---- PostgreSQL --------------------------------------------------------------------------
+# The walk reads ``ix_contacts_walk`` alone, in ID order (migration 0013). The team is given
+# as a range: as an equality, where one team holds every contact, the planner walked the ID
+# index and visited the table instead (2.4 against 1.4 ms to the first page of text 1 in 900
+# contacts hold), or read the trigram index and sorted every match (11 to 19 ms against 4 to
+# 5 ms for text 1,000 to 4,000 contacts hold); a limit, or ``OFFSET 0``, keeps the filter out
+# of the ordered scan. Lengths and the cap are written into the statements: bound,
+# PostgreSQL priced a generic plan's ``LIMIT $n`` at a tenth of the table and planned every
+# call anew (995 plans in 1,000 searches, about 0.1 ms each); written in, the plan is kept.
+
+_PG_TEAM = (
+    "SELECT id, search_text FROM contacts WHERE team_id >= %(team)s AND team_id <= %(team)s "
+    "ORDER BY team_id, id"
 )
-_WALK = Prepared(
-    select(_ordered.c.id)
-    .where(_ordered.c.search_text.like(bindparam("pattern")))
-    .order_by(_ordered.c.id)
-    .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
-)
-
-
-def _walk(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
-    """The team's contacts in ID order, filtered row by row."""
-    if conn.dialect.name == "postgresql":
-        params = {"team_id": team_id, "pattern": like_pattern(term), "offset": offset, "limit": limit}
-        return [row.id for row in _WALK.all(conn, params)]
-    params = {"team": team_id, "pattern": like_pattern(term), "limit": limit, "offset": offset}
-    return list(conn.exec_driver_sql(_SQLITE_WALK, params).scalars())
+_PG_WALK = f"""SELECT id FROM ({_PG_TEAM} OFFSET 0) walked
+WHERE strpos(search_text, %(text)s) > 0 LIMIT %(limit)s OFFSET %(offset)s"""
 
 
 @cache
-def _search(window: int, cap: int) -> Prepared:
-    """One round trip: the first ``enough`` matches among the team's first ``window``
-    contacts (from_index 0) and, only when there are fewer than ``below`` of them, at most
-    ``cap`` matches the trigram index finds (from_index 1).
-
-    The statement is prepared once per connection and the team, text and page bound. The
-    window and the cap are written into it: bound, PostgreSQL priced a generic plan's
-    ``LIMIT $n`` at a tenth of the table and planned every call anew (measured at 1M
-    contacts: 995 plans in 1,000 searches, about 0.1 ms each); written in, the plan is kept.
-    """
-    rows = (
-        select(_searchable.c.id, _searchable.c.search_text)
-        .where(_searchable.c.team_id == bindparam("team_id"))
-        .order_by(_searchable.c.id)
-        .limit(literal_column(str(int(window))))
-        .subquery()
+def _pg_window(length: int, ends: bool) -> str:
+    """The matches among the team's first ``length`` contacts and, if ``ends``, one NULL
+    when the page is not full there and the team has more."""
+    window = (
+        f"SELECT id FROM ({_PG_TEAM} LIMIT {length}) walked "
+        "WHERE strpos(search_text, %(text)s) > 0 LIMIT %(enough)s"
     )
-    in_window = (
-        select(rows.c.id)
-        .where(rows.c.search_text.like(bindparam("pattern")))
-        .order_by(rows.c.id)
-        .limit(bindparam("enough"))
-        .cte("in_window")
-    )
-    holding = func.contacts_holding(
-        bindparam("team_id"), bindparam("pattern"), literal_column(str(int(cap)))
-    ).column_valued("id")
-    return Prepared(
-        union_all(
-            select(in_window.c.id, literal_column("0").label("from_index")),
-            select(holding, literal_column("1")).where(
-                select(func.count()).select_from(in_window).scalar_subquery() < bindparam("below")
-            ),
-        )
-    )
+    if not ends:
+        return window
+    return f"""WITH hits AS ({window})
+SELECT id FROM hits
+UNION ALL (
+    SELECT NULL FROM ({_PG_TEAM} OFFSET {length - 1} LIMIT 1) beyond
+    WHERE (SELECT count(*) FROM hits) < %(enough)s
+)"""
 
 
-Looked = tuple[list[str], list[str] | None]
-"""What a database's search found for the first ``enough`` matches: those among the team's
-first WINDOW contacts, and the index's, oldest first (None: walk instead)."""
-
-
-def _postgresql(conn: Connection, team_id: str, term: str, enough: int) -> Looked:
-    # The trigram index is asked always (migration 0010 says why), through one statement
-    # with the window, and only when the window holds the text fewer than WALK_AT times.
-    params = {
-        "team_id": team_id,
-        "pattern": like_pattern(term),
-        "enough": enough,
-        "below": min(enough, WALK_AT),
-    }
-    rows = _search(WINDOW, CAP + 1).all(conn, params)
-    seen = [row.id for row in rows if not row.from_index]
-    found = [row.id for row in rows if row.from_index]
-    if len(seen) >= WALK_AT or len(found) > CAP:
-        return seen, None
-    return seen, sorted(found)[:enough]  # IDs sort by creation, byte-wise
-
-
-# SQLite's LIKE ignores the case of ASCII letters, and its lower() folds only those: the
-# search compares the columns as stored (a window of 1,000 contacts: 0.74 → 0.40 ms).
-_SQLITE_HOLDS = (
-    "(email_normalized LIKE :pattern ESCAPE '\\' OR first_name LIKE :pattern ESCAPE '\\' "
-    "OR last_name LIKE :pattern ESCAPE '\\')"
+@cache
+def _pg_index(cap: int) -> str:
+    """At most ``cap`` matches the index finds, the first ``enough`` of them, and one NULL
+    when there are more."""
+    return f"""WITH found AS MATERIALIZED (
+    SELECT id FROM contacts_holding(%(team)s, %(pieces)s, %(text)s, {cap + 1}) AS holding (id)
 )
+(SELECT id FROM found ORDER BY id COLLATE "C" LIMIT %(enough)s)
+UNION ALL (SELECT NULL FROM found OFFSET {cap} LIMIT 1)"""
+
+
+_PG_SAMPLE = f"""SELECT sampled.id, sampled.search_text FROM unnest(%(points)s::text[]) AS point (id)
+CROSS JOIN LATERAL (
+    SELECT id, search_text FROM contacts
+    WHERE team_id >= %(team)s AND team_id <= %(team)s AND id >= point.id COLLATE "C"
+    ORDER BY team_id, id LIMIT {trigrams.RUN}
+) sampled"""
+
+
+class _PostgreSQL:
+    costs = POSTGRESQL
+    first = f"SELECT search_text FROM ({_PG_TEAM} LIMIT %(length)s) walked"
+    count = "SELECT coalesce(sum(contacts), 0) FROM team_counts WHERE team_id = %(team)s"
+    ends = """SELECT (SELECT id FROM contacts WHERE team_id = %(team)s ORDER BY id LIMIT 1)
+        UNION ALL SELECT (SELECT id FROM contacts WHERE team_id = %(team)s ORDER BY id DESC LIMIT 1)"""
+
+    @staticmethod
+    def walk(conn: Connection, team_id: str, text: str, offset: int, limit: int) -> list[str]:
+        params = {"team": team_id, "text": text.lower(), "limit": limit, "offset": offset}
+        return _rows(conn, _PG_WALK, params)
+
+    @staticmethod
+    def window(
+        conn: Connection, team_id: str, text: str, enough: int, length: int, ends: bool
+    ) -> tuple[list[str], bool]:
+        params = {"team": team_id, "text": text.lower(), "enough": enough}
+        ids = _rows(conn, _pg_window(length, ends), params)
+        return [id_ for id_ in ids if id_ is not None], not ends or None in ids
+
+    @staticmethod
+    def index(
+        conn: Connection, team_id: str, text: str, pieces: tuple[str, ...], enough: int
+    ) -> list[str] | None:
+        params = {
+            "team": team_id,
+            "pieces": "%" + "%".join(_escaped(piece) for piece in pieces) + "%",
+            "text": text.lower(),
+            "enough": enough,
+        }
+        ids = _rows(conn, _pg_index(trigrams.CAP), params)
+        return None if None in ids else ids
+
+    @staticmethod
+    def sampled(conn: Connection, team_id: str, points: list[str]) -> dict[str, str]:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_PG_SAMPLE, {"team": team_id, "points": points})
+            return {id_: text.lower() for id_, text in cursor.fetchall()}
+        finally:
+            cursor.close()
+
+
+# ---- SQLite ------------------------------------------------------------------------------
+# The walk reads ``ix_contacts_walk`` alone (migration 0013). SQLite's LIKE ignores the case
+# of ASCII letters, and its lower() folds only those, as ``search_text`` is folded.
+
 _SQLITE_WALK = (
-    f"SELECT id FROM contacts WHERE team_id = :team AND {_SQLITE_HOLDS} "
+    "SELECT id FROM contacts WHERE team_id = :team AND instr(search_text, :text) "
     "ORDER BY id LIMIT :limit OFFSET :offset"
 )
 _SQLITE_LAST_IN_WINDOW = "SELECT id FROM contacts WHERE team_id = :team ORDER BY id LIMIT 1 OFFSET :skip"
-_SQLITE_IN_WINDOW = (
-    f"SELECT id FROM contacts WHERE team_id = :team AND id <= :last AND {_SQLITE_HOLDS} "
-    "ORDER BY id LIMIT :limit"
+_SQLITE_WINDOW = """SELECT id FROM (
+    SELECT id, search_text FROM contacts WHERE team_id = :team ORDER BY id LIMIT :length
+) WHERE instr(search_text, :text) LIMIT :limit"""
+
+
+@cache
+def _sqlite_index(cap: int) -> str:
+    return f"""WITH found AS MATERIALIZED (
+    SELECT c.id FROM contacts_search s CROSS JOIN contacts c ON c.rowid = s.rowid
+    WHERE contacts_search MATCH :query AND c.team_id = :team AND instr(c.search_text, :text)
+    LIMIT {cap + 1}
 )
+SELECT id FROM (SELECT id FROM found ORDER BY id LIMIT :enough)
+UNION ALL SELECT NULL FROM (SELECT 1 FROM found LIMIT 1 OFFSET {cap})"""
 
 
-def _sqlite(conn: Connection, team_id: str, term: str, enough: int) -> Looked:
-    pattern = like_pattern(term)
-    seen: list[str] = []
-    if WINDOW > 0:
-        last = conn.exec_driver_sql(_SQLITE_LAST_IN_WINDOW, {"team": team_id, "skip": WINDOW - 1}).scalar()
-        if last is None:  # the team is no larger than the window: the walk finds everything
-            seen = list(
-                conn.exec_driver_sql(
-                    _SQLITE_WALK, {"team": team_id, "pattern": pattern, "limit": enough, "offset": 0}
-                ).scalars()
-            )
-            return seen, seen
-        params = {"team": team_id, "last": last, "pattern": pattern, "limit": enough}
-        seen = list(conn.exec_driver_sql(_SQLITE_IN_WINDOW, params).scalars())
-        if len(seen) >= WALK_AT:
-            return seen, None
-    phrase = '"' + term.replace('"', '""') + '"'
-    rowids = (
-        conn.exec_driver_sql(
-            "SELECT rowid FROM contacts_search WHERE contacts_search MATCH ? LIMIT ?", (phrase, CAP + 1)
-        )
-        .scalars()
-        .all()
-    )
-    if len(rowids) > CAP:
-        return seen, None
-    if not rowids:
-        return seen, []
-    marks = ", ".join("?" * len(rowids))
-    found = conn.exec_driver_sql(
-        f"SELECT id FROM contacts WHERE rowid IN ({marks}) AND team_id = ? ORDER BY id LIMIT ?",
-        (*rowids, team_id, enough),
-    ).scalars()
-    return seen, list(found)
+_SQLITE_SAMPLE = f"""SELECT contacts.id, contacts.search_text FROM json_each(:points) AS point
+JOIN contacts ON contacts.rowid IN (
+    SELECT rowid FROM contacts WHERE team_id = :team AND id >= point.value ORDER BY id LIMIT {trigrams.RUN}
+)"""
+
+
+class _SQLite:
+    costs = SQLITE
+    first = "SELECT search_text FROM contacts WHERE team_id = :team ORDER BY id LIMIT :length"
+    count = "SELECT coalesce(sum(contacts), 0) FROM team_counts WHERE team_id = :team"
+    ends = """SELECT (SELECT id FROM contacts WHERE team_id = :team ORDER BY id LIMIT 1)
+        UNION ALL SELECT (SELECT id FROM contacts WHERE team_id = :team ORDER BY id DESC LIMIT 1)"""
+
+    @staticmethod
+    def walk(conn: Connection, team_id: str, text: str, offset: int, limit: int) -> list[str]:
+        params = {"team": team_id, "text": text.lower(), "limit": limit, "offset": offset}
+        return _rows(conn, _SQLITE_WALK, params)
+
+    @staticmethod
+    def window(
+        conn: Connection, team_id: str, text: str, enough: int, length: int, ends: bool
+    ) -> tuple[list[str], bool]:
+        if ends and not _rows(conn, _SQLITE_LAST_IN_WINDOW, {"team": team_id, "skip": length - 1}):
+            return _SQLite.walk(conn, team_id, text, 0, enough), False  # the walk finds everything
+        params = {"team": team_id, "length": length, "text": text.lower(), "limit": enough}
+        return _rows(conn, _SQLITE_WINDOW, params), True
+
+    @staticmethod
+    def index(
+        conn: Connection, team_id: str, text: str, pieces: tuple[str, ...], enough: int
+    ) -> list[str] | None:
+        query = " ".join('"' + piece.replace('"', '""') + '"' for piece in pieces)
+        params = {"query": query, "team": team_id, "text": text.lower(), "enough": enough}
+        ids = _rows(conn, _sqlite_index(trigrams.CAP), params)
+        return None if None in ids else ids
+
+    @staticmethod
+    def sampled(conn: Connection, team_id: str, points: list[str]) -> dict[str, str]:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_SQLITE_SAMPLE, {"team": team_id, "points": json.dumps(points)})
+            return {id_: text.lower() for id_, text in cursor.fetchall()}
+        finally:
+            cursor.close()
+
+
+_Database = type[_PostgreSQL] | type[_SQLite]
+
+
+def _database(conn: Connection) -> _Database:
+    return _PostgreSQL if conn.dialect.name == "postgresql" else _SQLite
+
+
+def _take(conn: Connection, team_id: str) -> Sample:
+    """The team's sample (``trigrams.Sample``); the spread part from SAMPLE / RUN points
+    drawn evenly between its first and last contacts' IDs, RUN contacts at each."""
+    database = _database(conn)
+    contacts = _rows(conn, database.count, {"team": team_id})[0]
+    if contacts <= trigrams.FIRST:
+        return Sample([], [], contacts)
+    first_id, last_id = _rows(conn, database.ends, {"team": team_id})
+    if first_id is None:
+        return Sample([], [], 0)
+    first = _rows(conn, database.first, {"team": team_id, "length": trigrams.FIRST})
+    points = sorted(between(first_id, last_id, trigrams.SAMPLE // trigrams.RUN, random.Random()))
+    return Sample(first, list(database.sampled(conn, team_id, points).values()), contacts)
+
+
+def plan(conn: Connection, team_id: str, text: str, enough: int) -> Plan:
+    sample = trigrams.kept(conn.engine, team_id, lambda: _take(conn, team_id))
+    return sample.plan(text.lower(), enough, _database(conn).costs)
 
 
 def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     """IDs of the team's contacts whose first name, last name or email holds ``term``
     (case-insensitively), oldest first, one page."""
     term = "".join(char for char in term if char.isprintable())
-    if len(term) < TRIGRAM:
-        return _walk(conn, team_id, term, offset, limit)
-    # Text many contacts hold fills the page within the team's first WINDOW contacts. Text
-    # found there WALK_AT times or more is held by about one contact in WINDOW / WALK_AT or
-    # more: walking to the page reads a few thousand rows (1 to 3 ms at 1M contacts), where
-    # its trigrams, common ones all (``smith1``), cost the index 10 to 15 ms. Other text goes
-    # to the trigram index, for at most CAP matches, and to the walk beyond that.
+    database = _database(conn)
     enough = offset + limit
-    look = _postgresql if conn.dialect.name == "postgresql" else _sqlite
-    seen, found = look(conn, team_id, term, enough)
-    if len(seen) == enough:
-        return seen[offset:]
+    chosen = plan(conn, team_id, term, enough) if len(term) >= TRIGRAM else Plan(0, ())
+    if not chosen.pieces:
+        return database.walk(conn, team_id, term, offset, limit)
+    if chosen.walk:
+        seen, more = database.window(conn, team_id, term, enough, chosen.walk, chosen.ends)
+        if len(seen) == enough or not more:
+            return seen[offset:]
+    found = database.index(conn, team_id, term, chosen.pieces, enough)
     if found is None:
-        return _walk(conn, team_id, term, offset, limit)
+        return database.walk(conn, team_id, term, offset, limit)
     return found[offset:]
