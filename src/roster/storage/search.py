@@ -33,8 +33,8 @@ SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search", "ix_contacts_walk", "
 TRIGRAM = 3  # shortest text a trigram index can look up
 
 # Measured at 1M contacts (docs/benchmarks.md, "Contact search").
-POSTGRESQL = Costs(walk=0.25, entry=0.025, check=6.0, words_only=True)
-SQLITE = Costs(walk=0.12, entry=0.01, check=4.0, words_only=False)
+POSTGRESQL = Costs(walk=0.25, entry=0.025, check=8.0, words_only=True)
+SQLITE = Costs(walk=0.12, entry=0.01, check=5.0, words_only=False)
 
 
 def declared_elsewhere(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

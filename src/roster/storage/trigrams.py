@@ -114,7 +114,7 @@ class Sample:
         if walk > index:
             return Plan(0, pieces)
         # A walk longer than the index would take is a bet lost: the index, after it.
-        length = min(_rounded(2 * rows), max(WINDOW, _rounded(index / costs.walk) // 2), LONGEST)
+        length = min(_rounded(2 * rows), _rounded(index / costs.walk), LONGEST)
         return Plan(length, pieces, ends=length >= self.contacts)
 
     def _pieces(self, text: str, starts: list[int], costs: Costs) -> tuple[tuple[str, ...], float]:
