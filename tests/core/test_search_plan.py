@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
+
 from roster.storage.search import POSTGRESQL, SQLITE
-from roster.storage.trigrams import CAP, FIRST, Plan, Sample
+from roster.storage.trigrams import CAP, FIRST, PG_TRGM, Costs, Plan, Sample
 
 FIRSTS = [
     *("james", "mary", "john", "patricia", "robert", "jennifer", "michael", "linda", "david", "elizabeth"),
@@ -29,57 +31,56 @@ def texts(count: int, rng: random.Random) -> list[str]:
     return people
 
 
-def team(contacts: int = 1_000_000) -> Sample:
+def team(costs: Costs) -> Sample:
+    """A team of 1M contacts as a database's search sees it."""
     rng = random.Random(3)
-    return Sample(texts(FIRST, rng), texts(1_000, rng), contacts)
+    return Sample(texts(FIRST, rng), texts(1_000, rng), 1_000_000, costs.grammar)
 
 
-def test_pieces_are_parts_of_the_text_in_order_so_every_holder_is_found() -> None:
-    sample = team()
+@pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
+def test_pieces_are_parts_of_the_text_in_order_that_every_holder_holds(costs: Costs) -> None:
+    sample = team(costs)
     rng = random.Random(5)
     for _ in range(300):
-        text = rng.choice(texts(1, rng))
-        start = rng.randrange(len(text) - 3)
-        term = text[start : start + rng.randrange(3, 16)].replace("\t", "")
-        if len(term) < 3:
-            continue
-        for costs in (POSTGRESQL, SQLITE):
-            plan = sample.plan(term, 10, costs)
-            pattern = ".*".join(re.escape(piece) for piece in plan.pieces)
-            assert re.search(pattern, term), (term, plan)  # what holds the text holds the pieces
-            if costs.words_only:
-                assert all(piece.isalnum() for piece in plan.pieces), (term, plan)
+        [text] = texts(1, rng)
+        field = rng.choice([part for part in text.split("\t") if len(part) >= 3])
+        start = rng.randrange(len(field) - 2)
+        term = field[start : start + rng.randrange(3, 16)]
+        plan = sample.plan(term, 10, costs)
+        pattern = ".*".join(re.escape(piece) for piece in plan.pieces)
+        assert re.search(pattern, term), (term, plan)  # what holds the text holds the pieces
+        # and every trigram the pieces ask the index for: the sample prices what it finds
+        asked = set().union(*costs.grammar.chains(plan.pieces))
+        assert asked <= set(costs.grammar.held(text)), (term, plan, asked - set(costs.grammar.held(text)))
 
 
-def test_text_rare_together_is_asked_for_by_a_few_of_its_rarest_trigrams() -> None:
-    sample = team()  # 30 first names, 30 last names: each pair held by 1 contact in 900
-    postgresql = sample.plan("aarav.jackson", 50, POSTGRESQL)  # a page of 50: not all early
-    sqlite = sample.plan("aarav.jackson", 50, SQLITE)
-    # pg_trgm holds the trigrams of words: one piece of each name, not the eleven trigrams.
-    assert len(postgresql.pieces) >= 2
-    assert sum(len(piece) - 2 for piece in postgresql.pieces) < 11
-    assert any(piece in "aarav" for piece in postgresql.pieces)
-    assert any(piece in "jackson" for piece in postgresql.pieces)
-    # FTS5 holds trigrams across the dot, rarer than either name's.
-    assert sum(len(piece) - 2 for piece in sqlite.pieces) < 11
-    assert any("." in piece for piece in sqlite.pieces), sqlite
+@pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
+def test_text_rare_together_is_asked_for_by_a_few_of_its_rarest_trigrams(costs: Costs) -> None:
+    sample = team(costs)  # 30 first names, 30 last names: each pair held by 1 contact in 900
+    plan = sample.plan("aarav.jackson", 50, costs)  # a page of 50: not all among the first
+    asked = set().union(*costs.grammar.chains(plan.pieces))
+    every = set().union(*costs.grammar.chains(("aarav.jackson",)))
+    assert plan.pieces
+    assert len(asked) <= len(every) // 2, plan
 
 
-def test_text_the_first_contacts_hold_often_is_walked_to() -> None:
-    sample = team()
-    plan = sample.plan("example.com", 10, POSTGRESQL)
-    assert 0 < plan.walk <= 1_024  # the page is within the first contacts
-    plan = sample.plan("smith", 10, SQLITE)
-    assert 0 < plan.walk <= 1_024
+@pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
+def test_text_the_first_contacts_hold_often_is_walked_to(costs: Costs) -> None:
+    for text in ("example.com", "smith"):
+        plan = team(costs).plan(text, 10, costs)
+        assert 0 < plan.walk <= 1_024  # the page is within the first contacts
 
 
-def test_text_no_contact_holds_goes_to_the_index() -> None:
-    assert team().plan("zqxj42", 10, POSTGRESQL) == Plan(0, team().plan("zqxj42", 10, POSTGRESQL).pieces)
-    assert team().plan("zqxj42", 10, SQLITE).walk == 0
+@pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
+def test_text_no_contact_holds_goes_to_the_index(costs: Costs) -> None:
+    plan = team(costs).plan("zqxj42", 10, costs)
+    assert plan.walk == 0
+    assert plan.pieces
 
 
 def test_text_more_than_cap_contacts_hold_beyond_the_first_is_walked_whole() -> None:
-    sample = Sample([f"x\ty\tx{n}@example.com" for n in range(FIRST)], texts(1_000, random.Random(1)), 10**6)
+    first = [f"x\ty\tx{n}@example.com" for n in range(FIRST)]
+    sample = Sample(first, texts(1_000, random.Random(1)), 10**6, POSTGRESQL.grammar)
     # Held by a tenth of the team, but never among its first contacts: the index would find
     # more than CAP, so the team is walked.
     assert CAP < 10**6 // 10
@@ -87,12 +88,18 @@ def test_text_more_than_cap_contacts_hold_beyond_the_first_is_walked_whole() -> 
 
 
 def test_without_a_trigram_the_index_holds_the_team_is_walked() -> None:
-    assert team().plan("a.b", 10, POSTGRESQL) == Plan(0, ())  # pg_trgm holds words only
-    assert team().plan("a.b", 10, SQLITE).pieces == ("a.b",)
+    assert team(POSTGRESQL).plan(".@.", 10, POSTGRESQL) == Plan(0, ())  # pg_trgm holds words only
+    assert team(SQLITE).plan(".@.", 10, SQLITE).pieces == (".@.",)
+
+
+def test_pg_trgm_is_asked_where_words_start_and_end() -> None:
+    # ``es.`` asks for words ending in "es", ``.sm`` for words starting with "sm".
+    assert PG_TRGM.chains(("es.", ".sm", "ith1")) == [["es "], ["  s", " sm"], ["ith", "th1"]]
+    assert set(PG_TRGM.held("james\tsmith\tjames.smith1@x.io")) >= {"es ", "  s", " sm", "ith", "th1"}
 
 
 def test_a_small_team_is_walked_whole() -> None:
-    small = Sample([], [], 500)
+    small = Sample([], [], 500, POSTGRESQL.grammar)
     plan = small.plan("smith", 10, POSTGRESQL)
     assert plan.walk >= 500
     assert plan.ends

@@ -33,8 +33,8 @@ SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search", "ix_contacts_walk", "
 TRIGRAM = 3  # shortest text a trigram index can look up
 
 # Measured at 1M contacts (docs/benchmarks.md, "Contact search").
-POSTGRESQL = Costs(walk=0.25, entry=0.025, check=8.0, words_only=True)
-SQLITE = Costs(walk=0.12, entry=0.01, check=5.0, words_only=False)
+POSTGRESQL = Costs(walk=0.25, entry=0.025, check=8.0, grammar=trigrams.PG_TRGM)
+SQLITE = Costs(walk=0.12, entry=0.01, check=5.0, grammar=trigrams.FTS5)
 
 
 def declared_elsewhere(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -256,13 +256,14 @@ def _take(conn: Connection, team_id: str) -> Sample:
     database = _database(conn)
     contacts = _rows(conn, database.count, {"team": team_id})[0]
     if contacts <= trigrams.FIRST:
-        return Sample([], [], contacts)
+        return Sample([], [], contacts, database.costs.grammar)
     first_id, last_id = _rows(conn, database.ends, {"team": team_id})
     if first_id is None:
-        return Sample([], [], 0)
+        return Sample([], [], 0, database.costs.grammar)
     first = _rows(conn, database.first, {"team": team_id, "length": trigrams.FIRST})
     points = sorted(between(first_id, last_id, trigrams.SAMPLE // trigrams.RUN, random.Random()))
-    return Sample(first, list(database.sampled(conn, team_id, points).values()), contacts)
+    spread = list(database.sampled(conn, team_id, points).values())
+    return Sample(first, spread, contacts, database.costs.grammar)
 
 
 def plan(conn: Connection, team_id: str, text: str, enough: int) -> Plan:

@@ -28,7 +28,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -44,15 +44,76 @@ LONGEST = 65_536  # the most
 PIECES = 4  # trigrams chosen at most
 UNSEEN = 0.5  # how many of the sample a text or trigram it does not hold is taken to be held by
 
+Unit = tuple[str, int, int]  # a trigram the index holds, and the part of the text that asks for it
+
+
+class Grammar:
+    """How an index cuts text into trigrams. FTS5's trigram tokenizer: every three
+    characters of a column, separators included (``v.j``)."""
+
+    def held(self, text: str) -> Iterator[str]:
+        """The trigrams the index holds for a contact's text, and their pairs of characters."""
+        for field in text.split("\t"):
+            for width in (2, 3):
+                yield from (field[i : i + width] for i in range(len(field) - width + 1))
+
+    def units(self, text: str) -> Iterator[Unit]:
+        """The trigrams the index may be asked for to find ``text``, with their parts."""
+        yield from ((text[i : i + 3], i, i + 3) for i in range(len(text) - 2))
+
+    def chains(self, pieces: tuple[str, ...]) -> list[list[str]]:
+        """The trigrams the index is asked for by ``pieces`` (each sought anywhere, in
+        order), in runs of overlapping ones."""
+        return [[piece[i : i + 3] for i in range(len(piece) - 2)] for piece in pieces]
+
+
+class WordGrammar(Grammar):
+    """pg_trgm's: trigrams of words (letters and digits) only, a word padded with two
+    spaces before and one after (``smith`` → ``  s``, `` sm``, ``smi``, … ``th ``), so that
+    a word's start and end are trigrams too. In a ``LIKE`` pattern a word is padded on a
+    side only where a character that is neither a wildcard nor of a word bounds it
+    (``%es.%`` asks for ``es ``: a word ending in ``es``)."""
+
+    def held(self, text: str) -> Iterator[str]:
+        for word in re.findall(r"[^\W_]+", text):
+            padded = f"  {word} "
+            for width in (2, 3):
+                yield from (padded[i : i + width] for i in range(len(padded) - width + 1))
+
+    def units(self, text: str) -> Iterator[Unit]:
+        for word in re.finditer(r"[^\W_]+", text):
+            start, end = word.span()
+            left, right = start > 0, end < len(text)  # bounded by a separator, not a wildcard
+            padded = ("  " if left else "") + word.group() + (" " if right else "")
+            # Where each character of the padded word is in the text: padding stands for the
+            # separator that bounds the word.
+            where = [start - 1] * (2 if left else 0) + list(range(start, end)) + [end] * right
+            for i in range(len(padded) - 2):
+                yield padded[i : i + 3], where[i], where[i + 2] + 1
+
+    def chains(self, pieces: tuple[str, ...]) -> list[list[str]]:
+        chains = []
+        for piece in pieces:
+            for word in re.finditer(r"[^\W_]+", piece):
+                start, end = word.span()
+                padded = ("  " if start > 0 else "") + word.group() + (" " if end < len(piece) else "")
+                chains.append([padded[i : i + 3] for i in range(len(padded) - 2)])
+        return [chain for chain in chains if chain]
+
+
+FTS5 = Grammar()
+PG_TRGM = WordGrammar()
+
 
 @dataclass(frozen=True, slots=True)
 class Costs:
-    """One database's costs in microseconds, measured at 1M contacts (docs/benchmarks.md)."""
+    """One database's index and costs in microseconds, measured at 1M contacts
+    (docs/benchmarks.md)."""
 
     walk: float  # to pass one contact in ID order and compare its text
     entry: float  # to read one entry of a trigram's list in the index
     check: float  # to read one contact the index found and compare its text
-    words_only: bool  # the index holds only trigrams of letters and digits (pg_trgm)
+    grammar: Grammar  # how its index cuts text into trigrams
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +121,6 @@ class Plan:
     walk: int  # contacts to walk before asking the index
     pieces: tuple[str, ...]  # parts of the text, in order, to ask the index for; () walk the team
     ends: bool = False  # the first walk may pass the team's last contact
-
-
-def _windows(text: str) -> set[str]:
-    return {text[i : i + 3] for i in range(len(text) - 2)}
 
 
 class Sample:
@@ -75,33 +132,32 @@ class Sample:
     for what the index finds in the whole team; and ``contacts``, how many the team held.
     A team of ``FIRST`` contacts or fewer has neither: it is walked whole."""
 
-    def __init__(self, first: list[str], spread: list[str], contacts: int) -> None:
+    def __init__(self, first: list[str], spread: list[str], contacts: int, grammar: Grammar) -> None:
         self.taken = time.monotonic()
         self.first = "\n".join(first)
         self.walked = len(first)
         self.spread = "\n".join(spread)
         self.size = len(spread)
         self.contacts = max(contacts, len(first))
-        self.masks: dict[str, int] = {}  # for each trigram and pair of letters, who holds it
+        self.masks: dict[str, int] = {}  # for each trigram and pair of characters, who holds it
         masks = self.masks
         for i, text in enumerate(spread):
             bit = 1 << i
-            for part in {text[j : j + width] for width in (2, 3) for j in range(len(text) - width + 1)}:
-                if "\t" not in part:
-                    masks[part] = masks.get(part, 0) | bit
+            for part in set(grammar.held(text)):
+                masks[part] = masks.get(part, 0) | bit
 
     def plan(self, text: str, enough: int, costs: Costs) -> Plan:
         """How to find the first ``enough`` contacts holding ``text`` (lower-cased, three
         characters or more) most cheaply."""
-        starts = _starts(text, costs.words_only)
-        if not starts:
+        units = _units(text, costs.grammar)
+        if not units:
             return Plan(0, ())  # the index holds none of the text's trigrams
         if not self.size:
-            return Plan(_rounded(2 * self.contacts), _joined(text, starts), ends=True)
+            return Plan(_rounded(2 * self.contacts), _joined(text, units), ends=True)
         holding = re.compile(re.escape(text) + "[^\n]*")  # a match takes the rest of its line
         early = list(itertools.islice(holding.finditer(self.first), enough))
         if len(early) == enough:  # the page is among the first contacts: walk to it
-            return Plan(_rounded(self.first.count("\n", 0, early[-1].start()) + 1), _joined(text, starts))
+            return Plan(_rounded(self.first.count("\n", 0, early[-1].start()) + 1), _joined(text, units))
         # Beyond the first contacts, the walk meets the text as often as both samples hold it.
         seen = len(holding.findall(self.spread))
         held = max(len(early) + seen, UNSEEN) / (self.walked + self.size)
@@ -109,62 +165,65 @@ class Sample:
         if (seen - math.sqrt(seen)) * self.contacts / self.size > CAP:
             return Plan(0, ())  # more than CAP matches, the count taken low by its deviation
         walk = costs.walk * min(rows, self.contacts)
-        pieces, price = self._pieces(text, starts, costs)
+        pieces, price = self._pieces(text, units, costs)
         index = self.contacts * price
         if walk > index:
             return Plan(0, pieces)
-        # A walk longer than the index would take is a bet lost: the index, after it.
-        length = min(_rounded(2 * rows), _rounded(index / costs.walk), LONGEST)
+        # A walk longer than the index would take is a bet lost: the index, after it (the
+        # length rounded to a power of two below what the index costs, not above).
+        length = min(_rounded(2 * rows), _rounded(index / costs.walk / 2), LONGEST)
         return Plan(length, pieces, ends=length >= self.contacts)
 
-    def _pieces(self, text: str, starts: list[int], costs: Costs) -> tuple[tuple[str, ...], float]:
-        """The parts of ``text`` the index is best asked for, chosen a trigram at a time from
-        those at ``starts``, and the price per contact of the team of asking for them."""
-        chosen: list[int] = []
+    def _pieces(self, text: str, units: list[Unit], costs: Costs) -> tuple[tuple[str, ...], float]:
+        """The parts of ``text`` the index is best asked for, chosen a trigram at a time
+        from ``units``, and the price per contact of the team of asking for them."""
+        chosen: list[Unit] = []
         best = math.inf
-        while len(chosen) < min(len(starts), PIECES):
-            price, start = min(
-                (self._price(text, sorted([*chosen, i]), costs), i) for i in starts if i not in chosen
+        while len(chosen) < min(len(units), PIECES):
+            price, unit = min(
+                (self._price(_joined(text, [*chosen, unit]), costs), unit)
+                for unit in units
+                if unit not in chosen
             )
             if price >= best:
                 break
             best = price
-            chosen = sorted([*chosen, start])
+            chosen.append(unit)
         # The price the plan compares: what no sampled contact holds is taken to be held by
         # UNSEEN of the sample (the choice above, left to that, stops at the first such piece).
-        return _joined(text, chosen), self._price(text, chosen, costs, UNSEEN / self.size)
+        pieces = _joined(text, chosen)
+        return pieces, self._price(pieces, costs, UNSEEN / self.size)
 
-    def _price(self, text: str, starts: list[int], costs: Costs, least: float = 0.0) -> float:
-        """Per contact of the team: the entries read for these trigrams' pieces, and the
-        contacts found that hold them all (at least ``least``), each at its cost."""
-        pieces = _joined(text, starts)
-        trigrams = set().union(*(_windows(piece) for piece in pieces))
+    def _price(self, pieces: tuple[str, ...], costs: Costs, least: float = 0.0) -> float:
+        """Per contact of the team: the entries read for the trigrams ``pieces`` ask for,
+        and the contacts found that hold them all (at least ``least``), each at its cost."""
+        chains = costs.grammar.chains(pieces)
         entries = 0.0
         together = -1
-        for trigram in trigrams:
+        for trigram in set(itertools.chain.from_iterable(chains)):
             mask = self.masks.get(trigram, 0)
             entries += self._share(mask.bit_count())
             together &= mask
         if together:
             found = together.bit_count() / self.size
-        else:  # none sampled holds them all: the pieces taken as independent
-            found = max(math.prod(self._piece(piece) for piece in pieces), least)
+        else:  # none sampled holds them all: each run of trigrams taken as independent
+            found = max(math.prod(self._chain(chain) for chain in chains), least)
         return costs.entry * entries + costs.check * found
 
-    def _piece(self, piece: str) -> float:
-        """How many of the team hold every trigram of ``piece``, as a share. Unsampled, as
-        a chain of its trigrams, each following the one before (``th19``: of those holding
-        ``th1``, as many hold ``h19`` as of those holding ``h1``): overlapping trigrams are
-        held together far more often than by chance (taken as independent, ``th1`` and
-        ``h19`` were estimated at 1 contact in 1M, where 370 held ``th19``)."""
+    def _chain(self, chain: list[str]) -> float:
+        """How many of the team hold a run of overlapping trigrams, as a share. Unsampled,
+        each trigram taken to follow the one before (``th19``: of those holding ``th1``, as
+        many hold ``h19`` as of those holding ``h1``): overlapping trigrams are held together
+        far more often than by chance (taken as independent, ``th1`` and ``h19`` were
+        estimated at 1 contact in 1M, where 370 held ``th19``)."""
         together = -1
-        for trigram in _windows(piece):
+        for trigram in chain:
             together &= self.masks.get(trigram, 0)
         if together:
             return together.bit_count() / self.size
-        share = self._held(piece[:3])
-        for i in range(1, len(piece) - 2):
-            share *= min(1.0, self._held(piece[i : i + 3]) / self._held(piece[i : i + 2]))
+        share = self._held(chain[0])
+        for trigram in chain[1:]:
+            share *= min(1.0, self._held(trigram) / self._held(trigram[:2]))
         return share
 
     def _held(self, part: str) -> float:
@@ -174,27 +233,25 @@ class Sample:
         return max(count, UNSEEN) / self.size
 
 
-def _starts(text: str, words_only: bool) -> list[int]:
-    """The first place of each trigram of ``text`` the index may be asked for."""
-    places: dict[str, int] = {}
-    for i in range(len(text) - 2):
-        trigram = text[i : i + 3]
-        if not words_only or trigram.isalnum():
-            places.setdefault(trigram, i)
-    return sorted(places.values())
+def _units(text: str, grammar: Grammar) -> list[Unit]:
+    """The first of each trigram the index may be asked for to find ``text``."""
+    units: dict[str, Unit] = {}
+    for unit in grammar.units(text):
+        units.setdefault(unit[0], unit)
+    return list(units.values())
 
 
-def _joined(text: str, starts: list[int]) -> tuple[str, ...]:
-    """The trigrams of ``text`` at ``starts`` (sorted), overlapping ones made one piece."""
+def _joined(text: str, units: list[Unit]) -> tuple[str, ...]:
+    """The parts of ``text`` that ask for ``units``, overlapping ones made one piece, in order."""
     pieces: list[str] = []
     begin = end = -1
-    for start in starts:
+    for _, start, stop in sorted(units, key=lambda unit: unit[1:]):
         if start < end:
-            end = start + 3
+            end = max(end, stop)
             continue
         if end >= 0:
             pieces.append(text[begin:end])
-        begin, end = start, start + 3
+        begin, end = start, stop
     if end >= 0:
         pieces.append(text[begin:end])
     return tuple(pieces)
