@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
 from roster.storage import search, trigrams
+from roster.storage.db import Database
 from tests.conftest import Tenant
 
 
@@ -82,3 +84,33 @@ def test_search_follows_changes(people: Tenant) -> None:
     assert found(people, "kay.n") == ["alan@kay.net"]
     people.sendx("DELETE", f"/contact/{alan['id']}")
     assert found(people, "alan") == []
+
+
+def test_a_sample_kept_too_long_serves_while_the_next_is_taken(
+    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trigrams, "FIRST", 2)  # six contacts: sampled
+    monkeypatch.setattr(trigrams, "SAMPLE", 8)
+
+    engine = db.run_read(lambda conn: conn.engine)  # the one searches read through
+
+    def kept() -> trigrams.Sample:
+        def unexpected() -> trigrams.Sample:
+            raise AssertionError("the sample is kept")
+
+        return trigrams.kept(engine, people.id, unexpected, unexpected)
+
+    assert found(people, "love") == ["ada@lovelace.org"]
+    first = kept()
+    assert first.contacts == 6
+    assert 1 <= len(first.spread) <= 6  # 2 points, up to 4 contacts from each
+    assert all(text.count("\t") == 2 for text in first.spread)  # first name, last name, email
+    people.sendx("POST", "/contact", json={"email": "ada.b@lovelace.org"})
+    monkeypatch.setattr(trigrams, "KEEP", 0.0)
+    # The old sample plans this search; the next is taken on a thread of its own.
+    assert found(people, "love") == ["ada@lovelace.org", "ada.b@lovelace.org"]
+    monkeypatch.setattr(trigrams, "KEEP", 600.0)
+    deadline = time.monotonic() + 10
+    while kept() is first and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert kept().contacts == 7

@@ -22,7 +22,7 @@ import random
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, or_
+from sqlalchemy import Connection, Engine, func, or_
 
 from roster.ids import between
 from roster.storage import trigrams
@@ -266,8 +266,16 @@ def _take(conn: Connection, team_id: str) -> Sample:
     return Sample(first, spread, contacts, database.costs.grammar)
 
 
+def _take_apart(engine: Engine, team_id: str) -> Sample:
+    with engine.connect() as conn:
+        return _take(conn, team_id)
+
+
 def plan(conn: Connection, team_id: str, text: str, enough: int) -> Plan:
-    sample = trigrams.kept(conn.engine, team_id, lambda: _take(conn, team_id))
+    engine = conn.engine
+    sample = trigrams.kept(
+        engine, team_id, lambda: _take(conn, team_id), lambda: _take_apart(engine, team_id)
+    )
     return sample.plan(text.lower(), enough, _database(conn).costs)
 
 
