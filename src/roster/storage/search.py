@@ -1,10 +1,15 @@
-"""Substring search over contacts' names and emails, on each database's own trigram index.
+"""Substring search over contacts' names and emails: the walk through a team, and each
+database's own trigram index.
 
-SQLite: an FTS5 table with the trigram tokenizer (``contacts_search``, external content on
-the contacts' rowids; migration 0004). PostgreSQL: a generated column ``search_text`` of the
-lower-cased names and email, tab-separated, with a pg_trgm GIN index (``ix_contacts_search``)
-read through ``contacts_holding`` (migrations 0004, 0011 and 0012). Neither is declared in
-``tables.py``.
+Both databases keep ``contacts.search_text``, the lower-cased first name, last name and
+email, tab-separated (PostgreSQL: a stored generated column, migration 0011; SQLite: a
+virtual one, 0013), and an index on (team, ID, text), which a walk reads alone (0013:
+PostgreSQL's unique ``ix_contacts_team_id_id`` includes the text; SQLite has
+``ix_contacts_walk``). The trigram index: on SQLite an FTS5 table with the trigram
+tokenizer (``contacts_search``, external content on the contacts' rowids; 0004); on
+PostgreSQL a pg_trgm GIN index on ``search_text`` (``ix_contacts_search``) read through
+``contacts_holding`` (0010 to 0012). None is declared in ``tables.py`` but the unique index,
+whose included text is not.
 
 A search finds the first page of the team's contacts, in ID order, whose first name, last
 name or email holds the text. It goes one of two ways, or both, as the team's sample
@@ -43,9 +48,8 @@ def declared_elsewhere(obj: Any, name: str | None, type_: str, reflected: bool, 
 
 
 def like_pattern(text: str) -> str:
-    """A case-insensitive substring pattern for ``LIKE … ESCAPE '\\'``, the text taken literally.
-    PostgreSQL's ``LIKE`` escapes with a backslash unless told otherwise, and its statements
-    here leave the clause out: in a kept plan it was worked out again for every row."""
+    """A case-insensitive substring pattern for ``LIKE … ESCAPE '\\'``, the text taken
+    literally (PostgreSQL's ``LIKE`` escapes with a backslash when no clause says otherwise)."""
     return f"%{_escaped(text)}%"
 
 
@@ -75,7 +79,7 @@ def _rows(conn: Connection, sql: str, params: Any) -> list[Any]:
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------
-# The walk reads ``ix_contacts_walk`` alone, in ID order (migration 0013). The team is given
+# The walk reads ``ix_contacts_team_id_id`` alone, in ID order (migration 0013). The team is given
 # as a range: as an equality, where one team holds every contact, the planner walked the ID
 # index and visited the table instead (2.4 against 1.4 ms to the first page of text 1 in 900
 # contacts hold), or read the trigram index and sorted every match (11 to 19 ms against 4 to
