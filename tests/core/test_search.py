@@ -37,28 +37,33 @@ def found(tenant: Tenant, term: str, **params: object) -> list[str]:
 
 
 # A search walks the team, or asks the trigram index, or both, as the team's sample prices
-# them (none for a team of FIRST contacts or fewer: the walk). Each way must give the same
-# answers: the plan is forced here to each, on a team sampled (FIRST 2) and not.
+# them (none for a team of SMALL contacts or fewer: the walk). Each way must give the same
+# answers: the plan is forced here to each, on a team sampled (SMALL 2) and not, the
+# sample holding its first 2 contacts or all 6 (a walk then ends at the last one's ID).
 @pytest.mark.parametrize(
-    ("first", "walk", "cap"),
+    ("small", "first", "walk", "cap"),
     [
-        (trigrams.FIRST, None, trigrams.CAP),  # the plan a small team gets: the walk
-        (2, None, trigrams.CAP),  # the plan the sample gives
-        (2, 0, trigrams.CAP),  # the index first
-        (2, 1, trigrams.CAP),  # the first contact walked, then the index
-        (2, 0, 1),  # the index first, finding too many: the walk
-        (2, 1, 1),  # the first contact walked, the index finding too many, the walk
+        (trigrams.SMALL, trigrams.FIRST, None, trigrams.CAP),  # a small team's plan: the walk
+        (2, 2, None, trigrams.CAP),  # the plan the sample gives
+        (2, 8, None, trigrams.CAP),  # the plan a sample of the whole team gives
+        (2, 2, 0, trigrams.CAP),  # the index first
+        (2, 2, 1, trigrams.CAP),  # the first contact walked, then the index
+        (2, 2, 0, 1),  # the index first, finding too many: the walk
+        (2, 2, 1, 1),  # the first contact walked, the index finding too many, the walk
     ],
 )
 def test_search_finds_substrings_of_names_and_emails(
-    people: Tenant, first: int, walk: int | None, cap: int, monkeypatch: pytest.MonkeyPatch
+    people: Tenant, small: int, first: int, walk: int | None, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(trigrams, "SMALL", small)
     monkeypatch.setattr(trigrams, "FIRST", first)
     monkeypatch.setattr(trigrams, "SAMPLE", 8)
     monkeypatch.setattr(trigrams, "CAP", cap)
     if walk is not None:
         planned = search.plan
-        monkeypatch.setattr(search, "plan", lambda *args: dataclasses.replace(planned(*args), walk=walk))
+        monkeypatch.setattr(
+            search, "plan", lambda *args: dataclasses.replace(planned(*args), walk=walk, bound=None)
+        )
     assert found(people, "LOVE") == ["ada@lovelace.org"]
     assert found(people, "race") == ["grace.hopper@navy.mil"]
     assert found(people, "ace") == ["ada@lovelace.org", "grace.hopper@navy.mil"]
@@ -86,10 +91,15 @@ def test_search_follows_changes(people: Tenant) -> None:
     assert found(people, "alan") == []
 
 
+def first_contact_ids(tenant: Tenant) -> list[str]:
+    return [contact["id"] for contact in tenant.sendx("GET", "/contact", params={"limit": 100}).json()]
+
+
 def test_a_sample_kept_too_long_serves_while_the_next_is_taken(
     people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(trigrams, "FIRST", 2)  # six contacts: sampled
+    monkeypatch.setattr(trigrams, "SMALL", 2)  # six contacts: sampled,
+    monkeypatch.setattr(trigrams, "FIRST", 8)  # all of them among the first
     monkeypatch.setattr(trigrams, "SAMPLE", 8)
 
     engine = db.run_read(lambda conn: conn.engine)  # the one searches read through
@@ -105,9 +115,11 @@ def test_a_sample_kept_too_long_serves_while_the_next_is_taken(
     assert first.contacts == 6
     assert 1 <= len(first.spread) <= 6  # 2 points, up to 4 contacts from each
     assert all(text.count("\t") == 2 for text in first.spread)  # first name, last name, email
+    assert first.marks == {trigrams.WINDOW: first_contact_ids(people)[-1]}  # a walk ends at the last
     people.sendx("POST", "/contact", json={"email": "ada.b@lovelace.org"})
     monkeypatch.setattr(trigrams, "KEEP", 0.0)
-    # The old sample plans this search; the next is taken on a thread of its own.
+    # The old sample plans this search (a walk to its last contact, the newer one beyond it);
+    # the next is taken on a thread of its own.
     assert found(people, "love") == ["ada@lovelace.org", "ada.b@lovelace.org"]
     monkeypatch.setattr(trigrams, "KEEP", 600.0)
     deadline = time.monotonic() + 10

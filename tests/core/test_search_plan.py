@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 import re
+from functools import cache
 
 import pytest
 
 from roster.storage.search import POSTGRESQL, SQLITE
-from roster.storage.trigrams import CAP, FIRST, PG_TRGM, Costs, Plan, Sample
+from roster.storage.trigrams import CAP, FIRST, PG_TRGM, SAMPLE, WINDOW, Costs, Plan, Sample
 
 FIRSTS = [
     *("james", "mary", "john", "patricia", "robert", "jennifer", "michael", "linda", "david", "elizabeth"),
@@ -31,10 +32,12 @@ def texts(count: int, rng: random.Random) -> list[str]:
     return people
 
 
-def team(costs: Costs) -> Sample:
+@cache
+def team(costs: Costs, contacts: int = 1_000_000) -> Sample:
     """A team of 1M contacts as a database's search sees it."""
     rng = random.Random(3)
-    return Sample(texts(FIRST, rng), texts(1_000, rng), 1_000_000, costs.grammar)
+    ids = [f"contact_{n:022d}" for n in range(FIRST)]
+    return Sample(texts(FIRST, rng), texts(SAMPLE, rng), contacts, costs.grammar, ids)
 
 
 @pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
@@ -56,7 +59,9 @@ def test_pieces_are_parts_of_the_text_in_order_that_every_holder_holds(costs: Co
 
 @pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
 def test_text_rare_together_is_asked_for_by_a_few_of_its_rarest_trigrams(costs: Costs) -> None:
-    sample = team(costs)  # 30 first names, 30 last names: each pair held by 1 contact in 900
+    # 30 first names, 30 last names: each pair held by 1 contact in 900, in a team of 300,000
+    # (of 1M, more than CAP would hold it)
+    sample = team(costs, 300_000)
     plan = sample.plan("aarav.jackson", 50, costs)  # a page of 50: not all among the first
     asked = set().union(*costs.grammar.chains(plan.pieces))
     every = set().union(*costs.grammar.chains(("aarav.jackson",)))
@@ -68,7 +73,43 @@ def test_text_rare_together_is_asked_for_by_a_few_of_its_rarest_trigrams(costs: 
 def test_text_the_first_contacts_hold_often_is_walked_to(costs: Costs) -> None:
     for text in ("example.com", "smith"):
         plan = team(costs).plan(text, 10, costs)
-        assert 0 < plan.walk <= 1_024  # the page is within the first contacts
+        assert plan.walk == WINDOW  # the page is within the first contacts
+        assert plan.bound == f"contact_{WINDOW - 1:022d}"  # the walk ends at that contact
+
+
+@pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
+def test_text_crowding_the_first_contacts_is_priced_from_the_spread(costs: Costs) -> None:
+    # Numbered contacts crowd a team's first ones with their short numbers: "_2000" (11 of
+    # the first, none of the spread sample) is rare in the team, and its page lies 20,009
+    # contacts in: the index, not the walk.
+    first = [f"{text}_{n}" for n, text in enumerate(texts(FIRST, random.Random(4)))]
+    sample = Sample(first, texts(SAMPLE, random.Random(5)), 1_000_000, costs.grammar)
+    plan = sample.plan("_2000", 10, costs)
+    assert plan.walk == 0
+    assert plan.pieces
+
+
+def test_beyond_the_first_contacts_a_walk_is_taken_only_far_cheaper_than_the_index() -> None:
+    # Held by 1 in 1,000 of the spread sample, never among the first contacts: the walk's
+    # page guessed at 42,768 contacts in (10.7 ms), the index at about 1,000 finds (8 ms).
+    first = [f"x\ty\tx{n}@example.com" for n in range(FIRST)]
+    spread = texts(SAMPLE, random.Random(6))
+    spread[:4] = [f"q\tq\tqwv{n}@example.com" for n in range(4)]
+    plan = Sample(first, spread, 10**6, POSTGRESQL.grammar).plan("qwv", 10, POSTGRESQL)
+    assert plan == Plan(0, plan.pieces)
+    assert plan.pieces
+
+
+@pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
+def test_a_team_the_sample_holds_whole_is_walked_for_what_it_holds_often(costs: Costs) -> None:
+    people = texts(10_000, random.Random(7))
+    ids = [f"contact_{n:022d}" for n in range(len(people))]
+    sample = Sample(people, texts(SAMPLE, random.Random(8)), len(people), costs.grammar, ids)
+    common = sample.plan("example.com", 10, costs)
+    assert common.walk == WINDOW
+    assert common.bound == ids[WINDOW - 1]
+    # Held by none of them: the index finds nothing at once.
+    assert sample.plan("zqxj42", 10, costs).walk == 0
 
 
 @pytest.mark.parametrize("costs", [POSTGRESQL, SQLITE])
@@ -80,7 +121,7 @@ def test_text_no_contact_holds_goes_to_the_index(costs: Costs) -> None:
 
 def test_text_more_than_cap_contacts_hold_beyond_the_first_is_walked_whole() -> None:
     first = [f"x\ty\tx{n}@example.com" for n in range(FIRST)]
-    sample = Sample(first, texts(1_000, random.Random(1)), 10**6, POSTGRESQL.grammar)
+    sample = Sample(first, texts(SAMPLE, random.Random(1)), 10**6, POSTGRESQL.grammar)
     # Held by a tenth of the team, but never among its first contacts: the index would find
     # more than CAP, so the team is walked.
     assert CAP < 10**6 // 10

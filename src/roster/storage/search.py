@@ -39,7 +39,7 @@ TRIGRAM = 3  # shortest text a trigram index can look up
 
 # Measured at 1M contacts (docs/benchmarks.md, "Contact search").
 POSTGRESQL = Costs(walk=0.25, entry=0.025, check=8.0, grammar=trigrams.PG_TRGM)
-SQLITE = Costs(walk=0.12, entry=0.01, check=5.0, grammar=trigrams.FTS5)
+SQLITE = Costs(walk=0.3, entry=0.01, check=8.0, grammar=trigrams.FTS5)
 
 
 def declared_elsewhere(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -68,14 +68,19 @@ def holds(term: str, source: Any = contacts) -> Any:
     )
 
 
-def _rows(conn: Connection, sql: str, params: Any) -> list[Any]:
-    """The first column of each row, the statement run on the driver's own cursor."""
+def _fetched(conn: Connection, sql: str, params: Any) -> list[Any]:
+    """The rows of a statement run on the driver's own cursor."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def _rows(conn: Connection, sql: str, params: Any) -> list[Any]:
+    """The first column of each row."""
+    return [row[0] for row in _fetched(conn, sql, params)]
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------
@@ -135,7 +140,7 @@ CROSS JOIN LATERAL (
 
 class _PostgreSQL:
     costs = POSTGRESQL
-    first = f"SELECT search_text FROM ({_PG_TEAM} LIMIT %(length)s) walked"
+    first = f"SELECT id, search_text FROM ({_PG_TEAM} LIMIT %(length)s) walked"
     count = "SELECT coalesce(sum(contacts), 0) FROM team_counts WHERE team_id = %(team)s"
     ends = """SELECT (SELECT id FROM contacts WHERE team_id = %(team)s ORDER BY id LIMIT 1)
         UNION ALL SELECT (SELECT id FROM contacts WHERE team_id = %(team)s ORDER BY id DESC LIMIT 1)"""
@@ -146,12 +151,10 @@ class _PostgreSQL:
         return _rows(conn, _PG_WALK, params)
 
     @staticmethod
-    def window(
-        conn: Connection, team_id: str, text: str, enough: int, length: int, ends: bool
-    ) -> tuple[list[str], bool]:
+    def window(conn: Connection, team_id: str, text: str, enough: int, plan: Plan) -> tuple[list[str], bool]:
         params = {"team": team_id, "text": text.lower(), "enough": enough}
-        ids = _rows(conn, _pg_window(length, ends), params)
-        return [id_ for id_ in ids if id_ is not None], not ends or None in ids
+        ids = _rows(conn, _pg_window(plan.walk, plan.ends), params)
+        return [id_ for id_ in ids if id_ is not None], not plan.ends or None in ids
 
     @staticmethod
     def index(
@@ -168,12 +171,8 @@ class _PostgreSQL:
 
     @staticmethod
     def sampled(conn: Connection, team_id: str, points: list[str]) -> dict[str, str]:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(_PG_SAMPLE, {"team": team_id, "points": points})
-            return {id_: text.lower() for id_, text in cursor.fetchall()}
-        finally:
-            cursor.close()
+        rows = _fetched(conn, _PG_SAMPLE, {"team": team_id, "points": points})
+        return {id_: text.lower() for id_, text in rows}
 
 
 # ---- SQLite ------------------------------------------------------------------------------
@@ -185,6 +184,11 @@ _SQLITE_WALK = (
     "ORDER BY id LIMIT :limit OFFSET :offset"
 )
 _SQLITE_LAST_IN_WINDOW = "SELECT id FROM contacts WHERE team_id = :team ORDER BY id LIMIT 1 OFFSET :skip"
+_SQLITE_BOUNDED = (
+    "SELECT id FROM contacts WHERE team_id = :team AND id <= :bound AND instr(search_text, :text) "
+    "ORDER BY id LIMIT :limit"
+)
+_SQLITE_BEYOND = "SELECT id FROM contacts WHERE team_id = :team AND id > :bound LIMIT 1"
 _SQLITE_WINDOW = """SELECT id FROM (
     SELECT id, search_text FROM contacts WHERE team_id = :team ORDER BY id LIMIT :length
 ) WHERE instr(search_text, :text) LIMIT :limit"""
@@ -209,7 +213,7 @@ JOIN contacts ON contacts.rowid IN (
 
 class _SQLite:
     costs = SQLITE
-    first = "SELECT search_text FROM contacts WHERE team_id = :team ORDER BY id LIMIT :length"
+    first = "SELECT id, search_text FROM contacts WHERE team_id = :team ORDER BY id LIMIT :length"
     count = "SELECT coalesce(sum(contacts), 0) FROM team_counts WHERE team_id = :team"
     ends = """SELECT (SELECT id FROM contacts WHERE team_id = :team ORDER BY id LIMIT 1)
         UNION ALL SELECT (SELECT id FROM contacts WHERE team_id = :team ORDER BY id DESC LIMIT 1)"""
@@ -220,12 +224,15 @@ class _SQLite:
         return _rows(conn, _SQLITE_WALK, params)
 
     @staticmethod
-    def window(
-        conn: Connection, team_id: str, text: str, enough: int, length: int, ends: bool
-    ) -> tuple[list[str], bool]:
-        if ends and not _rows(conn, _SQLITE_LAST_IN_WINDOW, {"team": team_id, "skip": length - 1}):
+    def window(conn: Connection, team_id: str, text: str, enough: int, plan: Plan) -> tuple[list[str], bool]:
+        if plan.bound is not None:
+            params = {"team": team_id, "bound": plan.bound, "text": text.lower(), "limit": enough}
+            ids = _rows(conn, _SQLITE_BOUNDED, params)
+            return ids, len(ids) == enough or bool(_rows(conn, _SQLITE_BEYOND, params))
+        skip = {"team": team_id, "skip": plan.walk - 1}
+        if plan.ends and not _rows(conn, _SQLITE_LAST_IN_WINDOW, skip):
             return _SQLite.walk(conn, team_id, text, 0, enough), False  # the walk finds everything
-        params = {"team": team_id, "length": length, "text": text.lower(), "limit": enough}
+        params = {"team": team_id, "length": plan.walk, "text": text.lower(), "limit": enough}
         return _rows(conn, _SQLITE_WINDOW, params), True
 
     @staticmethod
@@ -239,12 +246,8 @@ class _SQLite:
 
     @staticmethod
     def sampled(conn: Connection, team_id: str, points: list[str]) -> dict[str, str]:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(_SQLITE_SAMPLE, {"team": team_id, "points": json.dumps(points)})
-            return {id_: text.lower() for id_, text in cursor.fetchall()}
-        finally:
-            cursor.close()
+        rows = _fetched(conn, _SQLITE_SAMPLE, {"team": team_id, "points": json.dumps(points)})
+        return {id_: text.lower() for id_, text in rows}
 
 
 _Database = type[_PostgreSQL] | type[_SQLite]
@@ -259,15 +262,16 @@ def _take(conn: Connection, team_id: str) -> Sample:
     drawn evenly between its first and last contacts' IDs, RUN contacts at each."""
     database = _database(conn)
     contacts = _rows(conn, database.count, {"team": team_id})[0]
-    if contacts <= trigrams.FIRST:
+    if contacts <= trigrams.SMALL:
         return Sample([], [], contacts, database.costs.grammar)
     first_id, last_id = _rows(conn, database.ends, {"team": team_id})
     if first_id is None:
         return Sample([], [], 0, database.costs.grammar)
-    first = _rows(conn, database.first, {"team": team_id, "length": trigrams.FIRST})
+    first = _fetched(conn, database.first, {"team": team_id, "length": trigrams.FIRST})
     points = sorted(between(first_id, last_id, trigrams.SAMPLE // trigrams.RUN, random.Random()))
     spread = list(database.sampled(conn, team_id, points).values())
-    return Sample(first, spread, contacts, database.costs.grammar)
+    texts, ids = [text for _, text in first], [id_ for id_, _ in first]
+    return Sample(texts, spread, contacts, database.costs.grammar, ids)
 
 
 def _take_apart(engine: Engine, team_id: str) -> Sample:
@@ -293,7 +297,7 @@ def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: i
     if not chosen.pieces:
         return database.walk(conn, team_id, term, offset, limit)
     if chosen.walk:
-        seen, more = database.window(conn, team_id, term, enough, chosen.walk, chosen.ends)
+        seen, more = database.window(conn, team_id, term, enough, chosen)
         if len(seen) == enough or not more:
             return seen[offset:]
     found = database.index(conn, team_id, term, chosen.pieces, enough)

@@ -31,13 +31,15 @@ import re
 import threading
 import time
 from array import array
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-FIRST = 8_000  # the team's first contacts a sample holds
-SAMPLE = 1_000  # contacts a sample holds from points over the whole team, at most
+SMALL = 8_000  # a team of this many contacts or fewer is walked whole, unsampled
+FIRST = 24_576  # the team's first contacts a sample holds: a page among them is walked to
+SAMPLE = 4_000  # contacts a sample holds from points over the whole team, at most
 RUN = 4  # contacts taken at each point, one after the other
 KEEP = 600.0  # seconds a sample is used
 TEAMS = 16  # samples a process keeps per database
@@ -46,8 +48,10 @@ WINDOW = 1_024  # the fewest contacts a walk that may stop early passes
 LONGEST = 65_536  # the most
 PIECES = 4  # trigrams chosen at most
 UNSEEN = 0.5  # how many of the sample a text or trigram it does not hold is taken to be held by
+COUNT = 100  # matches counted at most in a team the first contacts are the whole of
+RISK = 2.0  # beyond the first contacts, a walk is taken only for under 1/RISK of the index's price
 
-EMPTY = array("H")
+EMPTY = array("I")
 _WORD = re.compile(r"[^\W_]+")  # pg_trgm's word: letters and digits
 Unit = tuple[str, int, int]  # a trigram the index holds, and the part of the text that asks for it
 
@@ -126,36 +130,55 @@ class Plan:
     walk: int  # contacts to walk before asking the index
     pieces: tuple[str, ...]  # parts of the text, in order, to ask the index for; () walk the team
     ends: bool = False  # the first walk may pass the team's last contact
+    bound: str | None = None  # the ID of the last contact the first walk passes, if known
 
 
 class Sample:
     """What a search knows of a team's contacts' text (first name, last name and email,
     lower-cased, tab-separated): ``first``, the texts of its first ``FIRST`` contacts in ID
     order, where a walk begins (how often a text occurs early in a team is what a walk
-    costs; a team's running numbers, say, are not spread evenly over it); ``spread``, up to
-    ``SAMPLE`` contacts' texts from points spread over the team's span of creation times,
-    for what the index finds in the whole team; and ``contacts``, how many the team held.
-    A team of ``FIRST`` contacts or fewer has neither: it is walked whole."""
+    costs; a team's running numbers, say, are not spread evenly over it), and the IDs at
+    the lengths a walk may have (``marks``); ``spread``, up to ``SAMPLE`` contacts' texts
+    from points spread over the team's span of creation times, for what the index finds in
+    the whole team; and ``contacts``, how many the team held. A team of ``SMALL`` contacts
+    or fewer has neither: it is walked whole."""
 
-    def __init__(self, first: list[str], spread: list[str], contacts: int, grammar: Grammar) -> None:
+    def __init__(
+        self,
+        first: list[str],
+        spread: list[str],
+        contacts: int,
+        grammar: Grammar,
+        ids: list[str] | None = None,
+    ) -> None:
         self.taken = time.monotonic()
         self.first = first
         self.spread = spread
         self.size = len(spread)
         self.contacts = max(contacts, len(first))
         self.grammar = grammar
+        # The ID of the contact each length of walk ends at, as far as the first contacts
+        # reach; a walk longer ends at the last of them (one it takes is to a page among them).
+        self.marks: dict[int, str] = {}
+        length = WINDOW
+        while ids:
+            self.marks[length] = ids[min(length, len(ids)) - 1]
+            if length >= len(ids):
+                break
+            length *= 2
         # For each three characters, the first contacts holding them, in ID order.
-        places: dict[str, list[int]] = {}
+        places: defaultdict[str, list[int]] = defaultdict(list)
         for i, text in enumerate(first):
-            for window in {text[j : j + 3] for j in range(len(text) - 2)}:
-                places.setdefault(window, []).append(i)
-        self.places = {window: array("H", lines) for window, lines in places.items()}
-        self.masks: dict[str, int] = {}  # for each trigram and pair of characters, who holds it
-        masks = self.masks
+            for window in set(map("".join, zip(text, text[1:], text[2:], strict=False))):
+                places[window].append(i)
+        self.places = {window: array("I", lines) for window, lines in places.items()}
+        # For each trigram and pair of characters, who of the spread sample holds it (the
+        # bits of an int, set in a bytearray first: an int is rebuilt whole for each bit).
+        holders: defaultdict[str, bytearray] = defaultdict(lambda: bytearray((self.size + 7) // 8))
         for i, text in enumerate(spread):
-            bit = 1 << i
             for part in set(grammar.held(text)):
-                masks[part] = masks.get(part, 0) | bit
+                holders[part][i >> 3] |= 1 << (i & 7)
+        self.masks = {part: int.from_bytes(bits, "little") for part, bits in holders.items()}
 
     def plan(self, text: str, enough: int, costs: Costs) -> Plan:
         """How to find the first ``enough`` contacts holding ``text`` (lower-cased, three
@@ -165,30 +188,48 @@ class Sample:
             return Plan(0, ())  # the index holds none of the text's trigrams
         if not self.size:
             return Plan(_rounded(2 * self.contacts), _joined(text, units), ends=True)
-        early = self._early(text, enough)
-        if len(early) >= enough:  # the page is among the first contacts: walk to it
-            return Plan(_rounded(early[enough - 1] + 1), _joined(text, units))
-        # Beyond the first contacts, the walk meets the text as often as both samples hold it.
+        whole = len(self.first) >= self.contacts  # the first contacts are the whole team
+        early = self._early(text, max(enough, COUNT) if whole else enough)
+        # How far a walk goes where the first contacts show it: to the page's last contact,
+        # or through the whole team when it holds fewer.
+        known = early[enough - 1] + 1 if len(early) >= enough else self.contacts if whole else 0
         seen = self._seen(text)
-        held = max(len(early) + seen, UNSEEN) / (len(self.first) + self.size)
-        rows = len(self.first) + (enough - len(early)) / held
         if (seen - math.sqrt(seen)) * self.contacts / self.size > CAP:
-            return Plan(0, ())  # more than CAP matches, the count taken low by its deviation
-        walk = costs.walk * min(rows, self.contacts)
-        pieces, price = self._pieces(text, units, costs)
-        index = self.contacts * price
-        if walk > index:
-            return Plan(0, pieces)
-        # A walk longer than the index would take is a bet lost: the index, after it (the
-        # length rounded to a power of two below what the index costs, not above).
-        length = min(_rounded(2 * rows), _rounded(index / costs.walk / 2), LONGEST)
-        return Plan(length, pieces, ends=length >= self.contacts)
+            # More than CAP matches, the count taken low by its deviation: the index would
+            # give up, so the walk, to the page if the first contacts show where it is.
+            return self._walk(known, _joined(text, units)) if known else Plan(0, ())
+        # The team's share holding the text, from the spread sample: the first contacts are
+        # no fair sample of a team (its running numbers, say, crowd them).
+        share = len(early) / self.contacts if whole else max(seen, UNSEEN) / self.size
+        pieces, price = self._pieces(text, units, costs, share)
+        if known:
+            # A walk the first contacts show costs what it costs; the index is priced for as
+            # many holders as the spread sample may mean, the count taken high by its deviation.
+            if not whole:
+                high = max((seen + math.sqrt(seen + 1)) / self.size, share)
+                if high * self.contacts > CAP:
+                    return self._walk(known, pieces)  # the index may well give up
+                price = self._price(text, pieces, costs, high)
+            walk = costs.walk * known <= self.contacts * price
+            return self._walk(known, pieces) if walk else Plan(0, pieces)
+        # Beyond the first contacts, where the page lies is a guess from the share, and a
+        # team's contacts are seldom in an even order (an import sorted by name, numbered
+        # addresses): a walk there is taken only when far cheaper than the index.
+        rows = len(self.first) + (enough - len(early)) / share
+        if share * self.contacts > CAP or RISK * costs.walk * rows < self.contacts * price:
+            length = min(_rounded(2 * rows), LONGEST)
+            return Plan(length, pieces, ends=length >= self.contacts)
+        return Plan(0, pieces)
 
-    def _early(self, text: str, enough: int) -> list[int]:
-        """Where among the first contacts the first ``enough`` holding ``text`` are."""
+    def _walk(self, rows: int, pieces: tuple[str, ...]) -> Plan:
+        length = _rounded(rows)
+        return Plan(length, pieces, ends=length >= self.contacts, bound=self.marks.get(length))
+
+    def _early(self, text: str, count: int) -> list[int]:
+        """Where among the first contacts the first ``count`` holding ``text`` are."""
         lists = [self.places.get(text[i : i + 3], EMPTY) for i in range(len(text) - 2)]
         holding = (i for i in min(lists, key=len) if text in self.first[i])
-        return list(itertools.islice(holding, enough))
+        return list(itertools.islice(holding, count))
 
     def _seen(self, text: str) -> int:
         """How many contacts of the spread sample hold ``text``."""
@@ -197,14 +238,17 @@ class Sample:
             together &= self.masks.get(trigram, 0)
         return sum(1 for i in _bits(together) if text in self.spread[i])
 
-    def _pieces(self, text: str, units: list[Unit], costs: Costs) -> tuple[tuple[str, ...], float]:
+    def _pieces(
+        self, text: str, units: list[Unit], costs: Costs, share: float
+    ) -> tuple[tuple[str, ...], float]:
         """The parts of ``text`` the index is best asked for, chosen a trigram at a time
-        from ``units``, and the price per contact of the team of asking for them."""
+        from ``units``, and the price per contact of the team of asking for them, for a
+        text ``share`` of the team holds."""
         chosen: list[Unit] = []
         best = math.inf
         while len(chosen) < min(len(units), PIECES):
             price, unit = min(
-                (self._price(_joined(text, [*chosen, unit]), costs), unit)
+                (self._price(text, _joined(text, [*chosen, unit]), costs, share), unit)
                 for unit in units
                 if unit not in chosen
             )
@@ -212,14 +256,12 @@ class Sample:
                 break
             best = price
             chosen.append(unit)
-        # The price the plan compares: what no sampled contact holds is taken to be held by
-        # UNSEEN of the sample (the choice above, left to that, stops at the first such piece).
-        pieces = _joined(text, chosen)
-        return pieces, self._price(pieces, costs, UNSEEN / self.size)
+        return _joined(text, chosen), best
 
-    def _price(self, pieces: tuple[str, ...], costs: Costs, least: float = 0.0) -> float:
+    def _price(self, text: str, pieces: tuple[str, ...], costs: Costs, share: float) -> float:
         """Per contact of the team: the entries read for the trigrams ``pieces`` ask for,
-        and the contacts found that hold them all (at least ``least``), each at its cost."""
+        and the contacts found that hold them all, each at its cost: those holding ``text``
+        (``share`` of the team) and those of the spread sample holding the pieces only."""
         chains = costs.grammar.chains(pieces)
         entries = 0.0
         together = -1
@@ -228,9 +270,10 @@ class Sample:
             entries += self._share(mask.bit_count())
             together &= mask
         if together:
-            found = together.bit_count() / self.size
+            others = sum(1 for i in _bits(together) if text not in self.spread[i])
+            found = share + others / self.size
         else:  # none sampled holds them all: each run of trigrams taken as independent
-            found = max(math.prod(self._chain(chain) for chain in chains), least)
+            found = max(math.prod(self._chain(chain) for chain in chains), share)
         return costs.entry * entries + costs.check * found
 
     def _chain(self, chain: list[str]) -> float:
