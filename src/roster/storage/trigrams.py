@@ -34,6 +34,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -48,6 +49,7 @@ WINDOW = 1_024  # the fewest contacts a walk that may stop early passes
 LONGEST = 65_536  # the most
 PIECES = 4  # trigrams chosen at most
 UNSEEN = 0.5  # how many of the sample a text or trigram it does not hold is taken to be held by
+CHECKED = 64  # holders of a text's trigrams in the spread sample checked for the text, at most
 COUNT = 100  # matches counted at most in a team the first contacts are the whole of
 RISK = 2.0  # beyond the first contacts, a walk is taken only for under 1/RISK of the index's price
 
@@ -61,10 +63,9 @@ class Grammar:
     characters of a column, separators included (``v.j``)."""
 
     def held(self, text: str) -> Iterator[str]:
-        """The trigrams the index holds for a contact's text, and their pairs of characters."""
+        """The trigrams the index holds for a contact's text."""
         for field in text.split("\t"):
-            for width in (2, 3):
-                yield from (field[i : i + width] for i in range(len(field) - width + 1))
+            yield from (field[i : i + 3] for i in range(len(field) - 2))
 
     def units(self, text: str) -> Iterator[Unit]:
         """The trigrams the index may be asked for to find ``text``, with their parts."""
@@ -86,8 +87,7 @@ class WordGrammar(Grammar):
     def held(self, text: str) -> Iterator[str]:
         for word in _WORD.findall(text):
             padded = f"  {word} "
-            for width in (2, 3):
-                yield from (padded[i : i + width] for i in range(len(padded) - width + 1))
+            yield from (padded[i : i + 3] for i in range(len(padded) - 2))
 
     def units(self, text: str) -> Iterator[Unit]:
         for word in _WORD.finditer(text):
@@ -172,7 +172,7 @@ class Sample:
             for window in set(map("".join, zip(text, text[1:], text[2:], strict=False))):
                 places[window].append(i)
         self.places = {window: array("I", lines) for window, lines in places.items()}
-        # For each trigram and pair of characters, who of the spread sample holds it (the
+        # For each trigram, who of the spread sample holds it (the
         # bits of an int, set in a bytearray first: an int is rebuilt whole for each bit).
         holders: defaultdict[str, bytearray] = defaultdict(lambda: bytearray((self.size + 7) // 8))
         for i, text in enumerate(spread):
@@ -193,7 +193,8 @@ class Sample:
         # How far a walk goes where the first contacts show it: to the page's last contact,
         # or through the whole team when it holds fewer.
         known = early[enough - 1] + 1 if len(early) >= enough else self.contacts if whole else 0
-        seen = self._seen(text)
+        holding = self._holding(text)
+        seen = holding.bit_count()
         if (seen - math.sqrt(seen)) * self.contacts / self.size > CAP:
             # More than CAP matches, the count taken low by its deviation: the index would
             # give up, so the walk, to the page if the first contacts show where it is.
@@ -201,17 +202,18 @@ class Sample:
         # The team's share holding the text, from the spread sample: the first contacts are
         # no fair sample of a team (its running numbers, say, crowd them).
         share = len(early) / self.contacts if whole else max(seen, UNSEEN) / self.size
-        pieces, price = self._pieces(text, units, costs, share)
         if known:
             # A walk the first contacts show costs what it costs; the index is priced for as
-            # many holders as the spread sample may mean, the count taken high by its deviation.
-            if not whole:
-                high = max((seen + math.sqrt(seen + 1)) / self.size, share)
-                if high * self.contacts > CAP:
-                    return self._walk(known, pieces)  # the index may well give up
-                price = self._price(text, pieces, costs, high)
-            walk = costs.walk * known <= self.contacts * price
+            # many holders as the spread sample may mean, the count taken high by its deviation
+            # (a walk cheaper than checking them alone, or to more than CAP, needs no price).
+            high = share if whole else max((seen + math.sqrt(seen + 1)) / self.size, share)
+            found = high * self.contacts
+            if found > CAP or costs.walk * known <= costs.check * found:
+                return self._walk(known, _joined(text, units))
+            pieces, _ = self._pieces(text, units, costs, share, holding)
+            walk = costs.walk * known <= self.contacts * self._price(pieces, costs, high, holding)
             return self._walk(known, pieces) if walk else Plan(0, pieces)
+        pieces, price = self._pieces(text, units, costs, share, holding)
         # Beyond the first contacts, where the page lies is a guess from the share, and a
         # team's contacts are seldom in an even order (an import sorted by name, numbered
         # addresses): a walk there is taken only when far cheaper than the index.
@@ -231,72 +233,63 @@ class Sample:
         holding = (i for i in min(lists, key=len) if text in self.first[i])
         return list(itertools.islice(holding, count))
 
-    def _seen(self, text: str) -> int:
-        """How many contacts of the spread sample hold ``text``."""
+    def _holding(self, text: str) -> int:
+        """Who of the spread sample holds ``text``, as the bits of an int: those holding
+        every trigram of it, each checked while they are few (pg_trgm's trigrams of
+        ``s.miller16`` are those of ``miller16``); many, all but a few of them hold it."""
         together = -1
-        for trigram in itertools.chain.from_iterable(self.grammar.chains((text,))):
+        for trigram in itertools.chain.from_iterable(_chains(self.grammar, (text,))):
             together &= self.masks.get(trigram, 0)
-        return sum(1 for i in _bits(together) if text in self.spread[i])
+        together &= (1 << self.size) - 1
+        if together.bit_count() > CHECKED:
+            return together
+        holding = 0
+        for i in _bits(together):
+            if text in self.spread[i]:
+                holding |= 1 << i
+        return holding
 
     def _pieces(
-        self, text: str, units: list[Unit], costs: Costs, share: float
+        self, text: str, units: list[Unit], costs: Costs, share: float, holding: int
     ) -> tuple[tuple[str, ...], float]:
         """The parts of ``text`` the index is best asked for, chosen a trigram at a time
         from ``units``, and the price per contact of the team of asking for them, for a
-        text ``share`` of the team holds."""
+        text ``share`` of the team holds (``holding`` of the spread sample)."""
+        masks = [self.masks.get(unit[0], 0) for unit in units]
+        left = set(range(len(units)))
         chosen: list[Unit] = []
-        best = math.inf
-        while len(chosen) < min(len(units), PIECES):
-            price, unit = min(
-                (self._price(text, _joined(text, [*chosen, unit]), costs, share), unit)
-                for unit in units
-                if unit not in chosen
-            )
+        together, entries, best = -1, 0.0, math.inf
+        while left and len(chosen) < PIECES:
+            price, i = min((self._cost(costs, entries, together & masks[i], share, holding), i) for i in left)
             if price >= best:
                 break
             best = price
-            chosen.append(unit)
-        return _joined(text, chosen), best
+            left.remove(i)
+            chosen.append(units[i])
+            together &= masks[i]
+            entries += self._share(masks[i])
+        pieces = _joined(text, chosen)  # overlapping units made one piece ask for more trigrams
+        return pieces, self._price(pieces, costs, share, holding)
 
-    def _price(self, text: str, pieces: tuple[str, ...], costs: Costs, share: float) -> float:
-        """Per contact of the team: the entries read for the trigrams ``pieces`` ask for,
-        and the contacts found that hold them all, each at its cost: those holding ``text``
-        (``share`` of the team) and those of the spread sample holding the pieces only."""
-        chains = costs.grammar.chains(pieces)
-        entries = 0.0
-        together = -1
-        for trigram in set(itertools.chain.from_iterable(chains)):
+    def _price(self, pieces: tuple[str, ...], costs: Costs, share: float, holding: int) -> float:
+        """Per contact of the team, what the index costs asked for ``pieces``."""
+        together, entries = -1, 0.0
+        for trigram in set(itertools.chain.from_iterable(_chains(costs.grammar, pieces))):
             mask = self.masks.get(trigram, 0)
-            entries += self._share(mask.bit_count())
             together &= mask
-        if together:
-            others = sum(1 for i in _bits(together) if text not in self.spread[i])
-            found = share + others / self.size
-        else:  # none sampled holds them all: each run of trigrams taken as independent
-            found = max(math.prod(self._chain(chain) for chain in chains), share)
-        return costs.entry * entries + costs.check * found
+            entries += self._share(mask)
+        return self._cost(costs, entries, together, share, holding)
 
-    def _chain(self, chain: list[str]) -> float:
-        """How many of the team hold a run of overlapping trigrams, as a share. Unsampled,
-        each trigram taken to follow the one before (``th19``: of those holding ``th1``, as
-        many hold ``h19`` as of those holding ``h1``): overlapping trigrams are held together
-        far more often than by chance (taken as independent, ``th1`` and ``h19`` were
-        estimated at 1 contact in 1M, where 370 held ``th19``)."""
-        together = -1
-        for trigram in chain:
-            together &= self.masks.get(trigram, 0)
-        if together:
-            return together.bit_count() / self.size
-        share = self._held(chain[0])
-        for trigram in chain[1:]:
-            share *= min(1.0, self._held(trigram) / self._held(trigram[:2]))
-        return share
+    def _cost(self, costs: Costs, entries: float, together: int, share: float, holding: int) -> float:
+        """Per contact of the team: the ``entries`` read (a share of the team for each
+        trigram), and the contacts found, each at its cost: those holding the text (``share``
+        of the team; ``holding`` of the spread sample) and those of the spread sample holding
+        the trigrams asked for (``together``) without the text."""
+        return costs.entry * entries + costs.check * (share + (together & ~holding).bit_count() / self.size)
 
-    def _held(self, part: str) -> float:
-        return self._share(self.masks.get(part, 0).bit_count())
-
-    def _share(self, count: int) -> float:
-        return max(count, UNSEEN) / self.size
+    def _share(self, mask: int) -> float:
+        """The share of the team holding what ``mask`` says the spread sample holds."""
+        return max(mask.bit_count(), UNSEEN) / self.size
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -305,6 +298,12 @@ def _bits(mask: int) -> Iterator[int]:
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+@lru_cache(maxsize=4096)
+def _chains(grammar: Grammar, pieces: tuple[str, ...]) -> list[list[str]]:
+    """``grammar.chains``, kept: a plan prices the same pieces many times over."""
+    return grammar.chains(pieces)
 
 
 def _units(text: str, grammar: Grammar) -> list[Unit]:
