@@ -13,13 +13,13 @@ than through all of them (PostgreSQL: 1.7 ms for ``aar`` and ``jac`` against 8.6
 the eleven; FTS5: 0.8 ms for ``v.ja`` against 4.5 ms).
 
 A ``Sample`` holds the texts of the team's first contacts, where a walk begins, and of
-contacts spread over the whole team, and for each trigram and pair of letters in the spread
-ones which of them hold it. From it ``plan`` prices the walk and the index for a text,
-chooses the cheaper, and the trigrams to ask for. A plan decides only how the answer is
-looked for, never what it is: every way is exact, so a sample that no longer describes the
-team costs time, not correctness. A process keeps the samples of the teams it searched last
-for ``KEEP`` seconds, then takes it again on a thread of its own (at 1M contacts: 80 to
-110 ms, about 2.5 MB).
+contacts spread over the whole team, and for each trigram in the spread ones which of them
+hold it. From it ``plan`` prices the walk and the index for a text, chooses, and the
+trigrams to ask for. A plan decides only how the answer is looked for, never what it is:
+every way is exact, so a sample that no longer describes the team costs time, not
+correctness. A process keeps the samples of the teams it searched last for ``KEEP``
+seconds, then takes it again on a thread of its own (at 1M contacts: 0.5 to 0.6 s, about
+8 MB).
 """
 
 from __future__ import annotations
@@ -344,7 +344,7 @@ log = logging.getLogger(__name__)
 def kept(database: Any, team_id: str, take: Callable[[], Sample], take_apart: Callable[[], Sample]) -> Sample:
     """The team's sample in ``database`` (an engine). The first is taken here, by ``take``;
     one KEEP seconds old is used while ``take_apart`` takes the next on a thread of its own
-    (taking one at 1M contacts costs 80 to 110 ms, which no search should wait for)."""
+    (taking one at 1M contacts costs 0.5 to 0.6 s, which no search should wait for)."""
     key = (id(database), team_id)
     with _lock:
         samples = _kept.setdefault(database, {})
