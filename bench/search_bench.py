@@ -159,6 +159,33 @@ def seed(db: Database, count: int) -> tuple[str, list[tuple[object, ...]]]:
     return team_id, rows
 
 
+@contextmanager
+def seeded(
+    database: str, pg_url: str, count: int
+) -> Iterator[tuple[Database, str, str, list[tuple[object, ...]]]]:
+    """A new database (SQLite in a temporary directory, or PostgreSQL beside ``pg_url``)
+    with one team of ``count`` contacts: the database, its URL, the team and its rows.
+    Dropped afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        name = f"roster_search_bench_{uuid.uuid4().hex[:8]}"
+        if database == "sqlite":
+            url = f"sqlite:///{Path(tmp) / 'search.db'}"
+        else:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = pg_url.rsplit("/", 1)[0] + f"/{name}"
+        db = Database(url)
+        try:
+            upgrade(db)
+            team_id, rows = seed(db, count)
+            yield db, url, team_id, rows
+        finally:
+            db.dispose()
+            if database == "postgresql":
+                with psycopg.connect(pg_url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def kinds(rows: list[tuple[object, ...]], seed: int = 11) -> dict[str, list[str]]:
     rng = random.Random(seed)
     sample = rng.sample(rows, 200)
@@ -244,49 +271,33 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        name = f"roster_search_bench_{uuid.uuid4().hex[:8]}"
-        if args.database == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'search.db'}"
-        else:
-            with psycopg.connect(args.pg_url, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            url = args.pg_url.rsplit("/", 1)[0] + f"/{name}"
-        db = Database(url)
-        try:
-            upgrade(db)
-            team_id, rows = seed(db, args.contacts)
-            lines = [
-                f"| search text | in-process p50 | p99 | over HTTP p50 | p99 | HTTP p99, {args.runs} runs |",
-                "|---|---:|---:|---:|---:|---|",
-            ]
-            warm_up = [term for terms in kinds(rows, seed=1).values() for term in terms[:50]]
-            runs: dict[str, list[tuple[float, float, float, float]]] = {}
-            with served(url, team_id, warm_up) as over_http:
-                for run in range(args.runs):
-                    # Each run searches new texts: in-process one set, over HTTP another.
-                    here, there = kinds(rows, seed=11 + 2 * run), kinds(rows, seed=12 + 2 * run)
-                    for kind, terms in here.items():
-                        p50, p99 = measure(
-                            lambda term: db.run_read(contacts.page_profiles, team_id, 0, 10, term or None),
-                            terms,
-                        )
-                        runs.setdefault(kind, []).append((p50, p99, *measure(over_http, there[kind])))
-                        print(f"run {run + 1}: {kind}: " + " / ".join(f"{v:.2f}" for v in runs[kind][-1]))
-            for kind, figures in runs.items():
-                medians = [statistics.median(figure[i] for figure in figures) for i in range(4)]
-                spread = sorted(figure[3] for figure in figures)
-                lines.append(
-                    f"| {kind} | "
-                    + " | ".join(f"{value:.2f} ms" for value in medians)
-                    + f" | {spread[0]:.2f}–{spread[-1]:.2f} ms |"
-                )
-                print(lines[-1], flush=True)
-        finally:
-            db.dispose()
-            if args.database == "postgresql":
-                with psycopg.connect(args.pg_url, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with seeded(args.database, args.pg_url, args.contacts) as (db, url, team_id, rows):
+        lines = [
+            f"| search text | in-process p50 | p99 | over HTTP p50 | p99 | HTTP p99, {args.runs} runs |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        warm_up = [term for terms in kinds(rows, seed=1).values() for term in terms[:50]]
+        runs: dict[str, list[tuple[float, float, float, float]]] = {}
+        with served(url, team_id, warm_up) as over_http:
+            for run in range(args.runs):
+                # Each run searches new texts: in-process one set, over HTTP another.
+                here, there = kinds(rows, seed=11 + 2 * run), kinds(rows, seed=12 + 2 * run)
+                for kind, terms in here.items():
+                    p50, p99 = measure(
+                        lambda term: db.run_read(contacts.page_profiles, team_id, 0, 10, term or None),
+                        terms,
+                    )
+                    runs.setdefault(kind, []).append((p50, p99, *measure(over_http, there[kind])))
+                    print(f"run {run + 1}: {kind}: " + " / ".join(f"{v:.2f}" for v in runs[kind][-1]))
+        for kind, figures in runs.items():
+            medians = [statistics.median(figure[i] for figure in figures) for i in range(4)]
+            spread = sorted(figure[3] for figure in figures)
+            lines.append(
+                f"| {kind} | "
+                + " | ".join(f"{value:.2f} ms" for value in medians)
+                + f" | {spread[0]:.2f}–{spread[-1]:.2f} ms |"
+            )
+            print(lines[-1], flush=True)
     if args.write:
         header = (
             f"Measured {datetime.now(UTC):%Y-%m-%d}, {args.database}, {args.contacts:,} contacts "

@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-import psycopg
 from sqlalchemy import Connection
 
-from bench.search_bench import kinds, seed
+from bench.search_bench import kinds, seeded
 from roster.storage import search
-from roster.storage.db import Database
-from roster.storage.migrate import upgrade
 from roster.storage.trigrams import Plan, Sample
 
 WAYS = ("planned", "walk", "index", "better of walk and index")
@@ -66,29 +60,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--texts", type=int, default=100, help="texts of each kind")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        name = f"roster_search_plans_{uuid.uuid4().hex[:8]}"
-        if args.database == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'search.db'}"
-        else:
-            with psycopg.connect(args.pg_url, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
-            url = args.pg_url.rsplit("/", 1)[0] + f"/{name}"
-        db = Database(url)
-        try:
-            upgrade(db)
-            team_id, rows = seed(db, args.contacts)
-            texts = {
-                kind: [term for term in terms if len(term) >= 3][: args.texts]
-                for kind, terms in kinds(rows, seed=11).items()
-            }
-            with db.engine.connect() as conn:
-                measure(conn, team_id, texts, args.samples)
-        finally:
-            db.dispose()
-            if args.database == "postgresql":
-                with psycopg.connect(args.pg_url, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with seeded(args.database, args.pg_url, args.contacts) as (db, _, team_id, rows):
+        texts = {
+            kind: [term for term in terms if len(term) >= 3][: args.texts]
+            for kind, terms in kinds(rows, seed=11).items()
+        }
+        with db.engine.connect() as conn:
+            measure(conn, team_id, texts, args.samples)
 
 
 def measure(conn: Connection, team_id: str, texts: dict[str, list[str]], samples: int) -> None:
