@@ -159,6 +159,15 @@ def seed(db: Database, count: int) -> tuple[str, list[tuple[object, ...]]]:
     return team_id, rows
 
 
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options of a program over a seeded search database: its size and database."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    return parser
+
+
 @contextmanager
 def seeded(
     database: str, pg_url: str, count: int
@@ -262,12 +271,7 @@ def served(url: str, team_id: str, warm_up: list[str]) -> Iterator[Callable[[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser = arguments(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()

@@ -13,13 +13,12 @@ of the better of the two for each text: what a plan that always chose right woul
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 from sqlalchemy import Connection
 
-from bench.search_bench import kinds, seeded
+from bench.search_bench import arguments, kinds, seeded
 from roster.storage import search
 from roster.storage.trigrams import Plan, Sample
 
@@ -51,12 +50,7 @@ def ways(conn: Connection, team_id: str, sample: Sample, term: str) -> tuple[flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser = arguments(__doc__)
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--texts", type=int, default=100, help="texts of each kind")
     args = parser.parse_args()
