@@ -41,7 +41,7 @@ def timed(conn: Connection, team_id: str, term: str, plan: Plan) -> float:
 
 
 def ways(conn: Connection, team_id: str, sample: Sample, term: str) -> tuple[float, ...]:
-    costs = search.POSTGRESQL if conn.dialect.name == "postgresql" else search.SQLITE
+    costs = search._database(conn).costs
     planned = sample.plan(term.lower(), 10, costs)
     walk = timed(conn, team_id, term, Plan(0, ()))
     # The index asked for the trigrams the plan names (none: it holds none of the text's).
