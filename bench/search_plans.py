@@ -13,6 +13,7 @@ of the better of the two for each text: what a plan that always chose right woul
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 
@@ -42,8 +43,8 @@ def timed(conn: Connection, team_id: str, term: str, plan: Plan) -> float:
 
 def ways(conn: Connection, team_id: str, sample: Sample, term: str) -> tuple[float, ...]:
     costs = search._database(conn).costs
-    planned = sample.plan(term.lower(), 10, costs)
-    walk = timed(conn, team_id, term, Plan(0, ()))
+    planned = dataclasses.replace(sample.plan(term.lower(), 10, costs), folded=sample.folded)
+    walk = timed(conn, team_id, term, Plan(0, (), folded=sample.folded))
     # The index asked for the trigrams the plan names (none: it holds none of the text's).
     index = timed(conn, team_id, term, Plan(0, planned.pieces)) if planned.pieces else walk
     return timed(conn, team_id, term, planned), walk, index, min(walk, index)

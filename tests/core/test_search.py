@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine, text
 
 from roster.storage import search, trigrams
 from roster.storage.db import Database
@@ -39,30 +41,51 @@ def found(tenant: Tenant, term: str, **params: object) -> list[str]:
 # A search walks the team, or asks the trigram index, or both, as the team's sample prices
 # them (none for a team of SMALL contacts or fewer: the walk). Each way must give the same
 # answers: the plan is forced here to each, on a team sampled (SMALL 2) and not, the
-# sample holding its first 2 contacts or all 6 (a walk then ends at the last one's ID).
+# sample holding its first 2 contacts or all 6 (a walk then ends at the last one's ID), the
+# team's contacts walked one by one or folded into blocks of one or two.
 @pytest.mark.parametrize(
-    ("small", "first", "walk", "cap"),
+    ("small", "first", "walk", "cap", "folded"),
     [
-        (trigrams.SMALL, trigrams.FIRST, None, trigrams.CAP),  # a small team's plan: the walk
-        (2, 2, None, trigrams.CAP),  # the plan the sample gives
-        (2, 8, None, trigrams.CAP),  # the plan a sample of the whole team gives
-        (2, 2, 0, trigrams.CAP),  # the index first
-        (2, 2, 1, trigrams.CAP),  # the first contact walked, then the index
-        (2, 2, 0, 1),  # the index first, finding too many: the walk
-        (2, 2, 1, 1),  # the first contact walked, the index finding too many, the walk
+        (trigrams.SMALL, trigrams.FIRST, None, trigrams.CAP, False),  # a small team's plan: the walk
+        (2, 2, None, trigrams.CAP, False),  # the plan the sample gives
+        (2, 8, None, trigrams.CAP, False),  # the plan a sample of the whole team gives
+        (2, 2, 0, trigrams.CAP, False),  # the index first
+        (2, 2, 1, trigrams.CAP, False),  # the first contact walked, then the index
+        (2, 2, 0, 1, False),  # the index first, finding too many: the walk
+        (2, 2, 1, 1, False),  # the first contact walked, the index finding too many, the walk
+        (2, 2, None, trigrams.CAP, True),  # the plan the sample gives, over blocks
+        (2, 8, None, trigrams.CAP, True),
+        (2, 2, 1, trigrams.CAP, True),  # the blocks walked to the first contact, then the index
+        (2, 2, 3, trigrams.CAP, True),  # to the third
+        (2, 2, 1, 1, True),  # then the index finding too many: the walk through the blocks
     ],
 )
 def test_search_finds_substrings_of_names_and_emails(
-    people: Tenant, small: int, first: int, walk: int | None, cap: int, monkeypatch: pytest.MonkeyPatch
+    people: Tenant,
+    db: Database,
+    small: int,
+    first: int,
+    walk: int | None,
+    cap: int,
+    folded: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(trigrams, "SMALL", small)
     monkeypatch.setattr(trigrams, "FIRST", first)
     monkeypatch.setattr(trigrams, "SAMPLE", 8)
     monkeypatch.setattr(trigrams, "CAP", cap)
+    if folded:
+        fold_small(db, people, monkeypatch)
     if walk is not None:
+        # A walk of a length given by its end (where the sample knows it) or counted off.
+        ends = first_contact_ids(people)
         planned = search.plan
         monkeypatch.setattr(
-            search, "plan", lambda *args: dataclasses.replace(planned(*args), walk=walk, bound=None)
+            search,
+            "plan",
+            lambda *args: dataclasses.replace(
+                planned(*args), walk=walk, bound=ends[walk - 1] if folded and walk else None
+            ),
         )
     assert found(people, "LOVE") == ["ada@lovelace.org"]
     assert found(people, "race") == ["grace.hopper@navy.mil"]
@@ -80,6 +103,112 @@ def test_search_finds_substrings_of_names_and_emails(
     assert found(people, "odd.io", offset=1, limit=1) == ["quoted@odd.io"]
     assert found(people, "odd.io", limit=2) == ["percent%sign@odd.io", "quoted@odd.io"]  # the oldest
     assert len(found(people, ".io")) == 3
+    assert found(people, "io\nquo") == []  # no text spans two contacts of a block
+
+
+def fold_small(
+    db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, str, int, str]]:
+    """Fold the team into blocks of one or two contacts, three contacts a transaction; its
+    blocks (low, high, held, texts), in order."""
+    monkeypatch.setattr(search, "FOLD", 1)
+    monkeypatch.setattr(search, "CHUNK", 3)
+    for database in (search._SQLite, search._PostgreSQL):
+        monkeypatch.setattr(database, "block", 50)
+    search.fold(db.run_read(lambda conn: conn.engine), tenant.id)
+    return blocks(db, tenant)
+
+
+def blocks(db: Database, tenant: Tenant) -> list[tuple[str, str, int, str]]:
+    return db.run_read(
+        lambda conn: [
+            tuple(row)
+            for row in conn.execute(
+                text("SELECT low, high, held, texts FROM contact_blocks WHERE team_id = :team ORDER BY high"),
+                {"team": tenant.id},
+            )
+        ]
+    )
+
+
+def test_a_team_folds_into_blocks_of_its_contacts_in_order(
+    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = fold_small(db, people, monkeypatch)
+    ids = first_contact_ids(people)
+    assert [low for low, *_ in made] == ["", *[high for _, high, *_ in made[:-1]]]  # one after another
+    assert made[-1][1] == ids[-1]  # to the last contact
+    assert sum(held for _, _, held, _ in made) == 6
+    assert all(len(texts.encode()) <= 50 or held == 1 for _, _, held, texts in made)
+    assert "\n".join(texts for *_, texts in made) == "\n".join(
+        f"{first}\t{last}\t{email}".lower()
+        for email, first, last in [
+            ("ada@lovelace.org", "Ada", "Lovelace"),
+            ("grace.hopper@navy.mil", "Grace", "Hopper"),
+            ("alan@turing.net", "Alan", "Turing"),
+            ("percent%sign@odd.io", "Per", "Cent"),
+            ("quoted@odd.io", "Quo", 'Te"d'),
+            ("obrien@odd.io", "Pat", "O'Brien"),
+        ]
+    )
+    assert blocks(db, people) == made  # folded again: nothing new
+    search.fold(db.run_read(lambda conn: conn.engine), people.id)
+    assert blocks(db, people) == made
+
+
+def test_search_over_blocks_follows_changes(
+    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folded contact changed, added inside the blocks' range, or deleted: found as it is."""
+    monkeypatch.setattr(trigrams, "SMALL", 2)
+    made = fold_small(db, people, monkeypatch)
+    assert found(people, "turing") == ["alan@turing.net"]
+    [alan] = people.sendx("GET", "/contact", params={"search": "turing"}).json()
+    people.sendx("PUT", f"/contact/{alan['id']}", json={"lastName": "Kay", "email": "alan@kay.net"})
+    assert found(people, "turing") == []
+    assert found(people, "kay.n") == ["alan@kay.net"]
+    # A contact with an ID older than the team's first (one imported with its ID, or written
+    # late by a slow transaction): the first block holds its text.
+    oldest = "contact_" + "0" * 22
+    row = {"id": oldest, "team": people.id, "email": "edsger@dijkstra.nl", "now": datetime.now(UTC)}
+    db.run_write(
+        lambda conn: [
+            conn.execute(text(statement), row)
+            for statement in (
+                "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, unsubscribed, "
+                "created_at, updated_at) VALUES (:id, :team, :email, :email, 'Edsger', false, :now, :now)",
+                "UPDATE team_counts SET contacts = contacts + 1 WHERE team_id = :team AND slot = "
+                "(SELECT min(slot) FROM team_counts WHERE team_id = :team)",
+            )
+        ]
+    )
+    assert found(people, "dijkstra") == ["edsger@dijkstra.nl"]
+    assert found(people, "er")[:2] == ["edsger@dijkstra.nl", "grace.hopper@navy.mil"]
+    people.sendx("DELETE", f"/contact/{alan['id']}")
+    assert found(people, "kay.n") == []
+    assert found(people, "alan") == []
+    after = blocks(db, people)
+    assert [(low, high) for low, high, *_ in after] == [(low, high) for low, high, *_ in made]
+    assert "edsger" in after[0][3]
+    assert "kay" in "".join(texts for *_, texts in after)
+
+
+def test_blocks_grown_by_changes_are_made_again(
+    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = fold_small(db, people, monkeypatch)
+    ada = people.sendx("GET", "/contact", params={"search": "lovelace"}).json()[0]
+    for name in ["Augusta", "Byron", "King", "Countess"]:
+        people.sendx("PUT", f"/contact/{ada['id']}", json={"lastName": name})
+    grown = blocks(db, people)[0]
+    assert all(name in grown[3] for name in ["lovelace", "augusta", "byron", "king", "countess"])
+    search.fold(db.run_read(lambda conn: conn.engine), people.id)
+    first = blocks(db, people)[0]
+    assert first[:3] == made[0][:3]
+    assert "countess" in first[3]
+    assert "byron" not in first[3]
+    assert found(people, "countess") == ["ada@lovelace.org"]
+    assert found(people, "byron") == []
 
 
 def test_search_follows_changes(people: Tenant) -> None:
@@ -89,6 +218,15 @@ def test_search_follows_changes(people: Tenant) -> None:
     assert found(people, "kay.n") == ["alan@kay.net"]
     people.sendx("DELETE", f"/contact/{alan['id']}")
     assert found(people, "alan") == []
+
+
+def kept_sample(engine: Engine, team_id: str) -> trigrams.Sample:
+    """The sample searches of the team use now."""
+
+    def unexpected() -> trigrams.Sample:
+        raise AssertionError("the sample is kept")
+
+    return trigrams.kept(engine, team_id, unexpected, unexpected)
 
 
 def first_contact_ids(tenant: Tenant) -> list[str]:
@@ -105,10 +243,7 @@ def test_a_sample_kept_too_long_serves_while_the_next_is_taken(
     engine = db.run_read(lambda conn: conn.engine)  # the one searches read through
 
     def kept() -> trigrams.Sample:
-        def unexpected() -> trigrams.Sample:
-            raise AssertionError("the sample is kept")
-
-        return trigrams.kept(engine, people.id, unexpected, unexpected)
+        return kept_sample(engine, people.id)
 
     assert found(people, "love") == ["ada@lovelace.org"]
     first = kept()
@@ -126,3 +261,23 @@ def test_a_sample_kept_too_long_serves_while_the_next_is_taken(
     while kept() is first and time.monotonic() < deadline:
         time.sleep(0.01)
     assert kept().contacts == 7
+
+
+def test_a_team_searched_is_folded_on_a_thread_of_its_own(
+    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trigrams, "SMALL", 2)  # six contacts: sampled,
+    monkeypatch.setattr(search, "FOLD", 2)  # and enough to fold
+    for database in (search._SQLite, search._PostgreSQL):
+        monkeypatch.setattr(database, "block", 50)
+    engine = db.run_read(lambda conn: conn.engine)
+    assert blocks(db, people) == []
+    assert found(people, "love") == ["ada@lovelace.org"]  # planned from a sample without blocks
+    deadline = time.monotonic() + 10
+    while not kept_sample(engine, people.id).folded and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sample = kept_sample(engine, people.id)
+    assert sample.folded == first_contact_ids(people)[-1]  # the next sample knows the blocks
+    assert not sample.unfolded
+    assert sum(held for _, _, held, _ in blocks(db, people)) == 6
+    assert found(people, "love") == ["ada@lovelace.org"]

@@ -22,8 +22,11 @@ answers, for at most ``CAP`` matches; beyond that, the walk through the whole te
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -34,13 +37,22 @@ from roster.storage import trigrams
 from roster.storage.tables import contacts
 from roster.storage.trigrams import Costs, Plan, Sample
 
-SEARCH_OBJECTS = ("contacts_search", "ix_contacts_search", "ix_contacts_walk", "search_text")
+SEARCH_OBJECTS = (
+    "contacts_search",
+    "ix_contacts_search",
+    "ix_contacts_walk",
+    "search_text",
+    "contact_blocks",
+    "ix_contact_blocks",
+)
 TRIGRAM = 3  # shortest text a trigram index can look up
+ABOVE = "~"  # sorts after every ID: where a walk through the whole team ends
+FOLD = 4_096  # contacts after a team's last block folded into blocks, at least
+CHUNK = 16_384  # contacts folded in one transaction, at most
 
-# Measured at 1M contacts (docs/benchmarks.md, "Contact search"); SQLite's walk up to a
-# contact's ID (its walk counted off with LIMIT costs 0.45 µs a contact).
-POSTGRESQL = Costs(walk=0.25, entry=0.025, check=8.0, grammar=trigrams.PG_TRGM)
-SQLITE = Costs(walk=0.3, entry=0.01, check=8.0, grammar=trigrams.FTS5)
+# Measured at 1M contacts (docs/benchmarks.md, "Contact search").
+POSTGRESQL = Costs(walk=0.045, step=0.25, entry=0.025, check=8.0, grammar=trigrams.PG_TRGM)
+SQLITE = Costs(walk=0.06, step=0.3, entry=0.01, check=8.0, grammar=trigrams.FTS5)
 
 
 def declared_elsewhere(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -99,7 +111,14 @@ _PG_TEAM = (
     "ORDER BY team_id, id"
 )
 _PG_WALK = f"""SELECT id FROM ({_PG_TEAM} OFFSET 0) walked
-WHERE strpos(search_text, %(text)s) > 0 LIMIT %(limit)s OFFSET %(offset)s"""
+WHERE strpos(search_text, %(text)s) > 0 LIMIT %(enough)s"""
+
+# The first of the team's contacts holding the text, from its blocks up to the one with
+# ``bound`` (a function: migration 0014), then the contacts after the last block.
+_PG_BLOCKS = "SELECT * FROM contacts_in_blocks(%(team)s, %(folded)s, %(bound)s, %(text)s, %(enough)s)"
+_PG_TAIL = """SELECT id FROM contacts
+WHERE team_id = %(team)s AND id > %(folded)s AND id <= %(bound)s AND strpos(search_text, %(text)s) > 0
+ORDER BY id LIMIT %(enough)s"""
 
 
 @cache
@@ -141,19 +160,40 @@ CROSS JOIN LATERAL (
 
 class _PostgreSQL:
     costs = POSTGRESQL
+    block = 1_800  # bytes of text a block is made with at most: its row stays under 2 kB, uncompressed
     first = f"SELECT id, search_text FROM ({_PG_TEAM} LIMIT %(length)s) walked"
     count = "SELECT coalesce(sum(contacts), 0) FROM team_counts WHERE team_id = %(team)s"
     ends = """SELECT (SELECT id FROM contacts WHERE team_id = %(team)s ORDER BY id LIMIT 1)
         UNION ALL SELECT (SELECT id FROM contacts WHERE team_id = %(team)s ORDER BY id DESC LIMIT 1)"""
+    beyond = "SELECT id FROM contacts WHERE team_id = %(team)s AND id > %(bound)s LIMIT 1"
+    blocks = "SELECT high, held FROM contact_blocks WHERE team_id = %(team)s ORDER BY team_id, high"
+    unfolded = """SELECT count(*) FROM (
+        SELECT 1 FROM contacts WHERE team_id = %(team)s AND id > %(folded)s LIMIT %(fold)s
+    ) tail"""
+    lock = "SELECT pg_advisory_xact_lock(hashtext('contact_blocks'), hashtext(%(team)s))"
+    folded = "SELECT coalesce(max(high), '') FROM contact_blocks WHERE team_id = %(team)s"
+    tail = """SELECT id, search_text FROM contacts WHERE team_id = %(team)s AND id > %(low)s
+        ORDER BY id LIMIT %(chunk)s"""
+    grown = "SELECT low, high FROM contact_blocks WHERE team_id = %(team)s AND length(texts) > %(long)s"
+    held = """SELECT id, search_text FROM contacts
+        WHERE team_id = %(team)s AND id > %(low)s AND id <= %(high)s ORDER BY id"""
+    add = """INSERT INTO contact_blocks (team_id, low, high, held, texts)
+        VALUES (%(team)s, %(low)s, %(high)s, %(held)s, %(texts)s)"""
+    remade = """UPDATE contact_blocks SET held = %(held)s, texts = %(texts)s
+        WHERE team_id = %(team)s AND high = %(high)s"""
 
     @staticmethod
-    def walk(conn: Connection, team_id: str, text: str, offset: int, limit: int) -> list[str]:
-        params = {"team": team_id, "text": text.lower(), "limit": limit, "offset": offset}
-        return _rows(conn, _PG_WALK, params)
+    def in_blocks(conn: Connection, params: dict[str, Any]) -> list[str]:
+        return _rows(conn, _PG_BLOCKS, params)
 
     @staticmethod
-    def window(conn: Connection, team_id: str, text: str, enough: int, plan: Plan) -> tuple[list[str], bool]:
-        params = {"team": team_id, "text": text.lower(), "enough": enough}
+    def after(conn: Connection, params: dict[str, Any]) -> list[str]:
+        whole = not params["folded"] and params["bound"] == ABOVE  # a team not folded: its walk
+        return _rows(conn, _PG_WALK if whole else _PG_TAIL, params)
+
+    @staticmethod
+    def counted(conn: Connection, team_id: str, text: str, enough: int, plan: Plan) -> tuple[list[str], bool]:
+        params = {"team": team_id, "text": text, "enough": enough}
         ids = _rows(conn, _pg_window(plan.walk, plan.ends), params)
         return [id_ for id_ in ids if id_ is not None], not plan.ends or None in ids
 
@@ -164,7 +204,7 @@ class _PostgreSQL:
         params = {
             "team": team_id,
             "pieces": "%" + "%".join(_escaped(piece) for piece in pieces) + "%",
-            "text": text.lower(),
+            "text": text,
             "enough": enough,
         }
         ids = _rows(conn, _pg_index(trigrams.CAP), params)
@@ -180,16 +220,20 @@ class _PostgreSQL:
 # The walk reads ``ix_contacts_walk`` alone (migration 0013). SQLite's LIKE ignores the case
 # of ASCII letters, and its lower() folds only those, as ``search_text`` is folded.
 
-_SQLITE_WALK = (
-    "SELECT id FROM contacts WHERE team_id = :team AND instr(search_text, :text) "
-    "ORDER BY id LIMIT :limit OFFSET :offset"
-)
+_SQLITE_AFTER = """SELECT id FROM contacts
+WHERE team_id = :team AND id > :folded AND id <= :bound AND instr(search_text, :text)
+ORDER BY id LIMIT :enough"""
+# Each block holding the text, in order, with its contacts holding it, up to the block that
+# holds ``bound`` (written as the end of the scan: the driver reads a row ahead).
+_SQLITE_BLOCKS = """SELECT (
+    SELECT group_concat(id, ' ') FROM contacts
+    WHERE team_id = :team AND id > block.low AND id <= block.high AND instr(search_text, :text)
+) FROM contact_blocks AS block
+WHERE team_id = :team AND instr(texts, :text) AND high <= min(:folded, coalesce(
+    (SELECT min(high) FROM contact_blocks WHERE team_id = :team AND high >= :bound), :folded
+))
+ORDER BY high"""
 _SQLITE_LAST_IN_WINDOW = "SELECT id FROM contacts WHERE team_id = :team ORDER BY id LIMIT 1 OFFSET :skip"
-_SQLITE_BOUNDED = (
-    "SELECT id FROM contacts WHERE team_id = :team AND id <= :bound AND instr(search_text, :text) "
-    "ORDER BY id LIMIT :limit"
-)
-_SQLITE_BEYOND = "SELECT id FROM contacts WHERE team_id = :team AND id > :bound LIMIT 1"
 _SQLITE_WINDOW = """SELECT id FROM (
     SELECT id, search_text FROM contacts WHERE team_id = :team ORDER BY id LIMIT :length
 ) WHERE instr(search_text, :text) LIMIT :limit"""
@@ -214,26 +258,50 @@ JOIN contacts ON contacts.rowid IN (
 
 class _SQLite:
     costs = SQLITE
+    block = 3_600  # bytes of text a block is made with at most: its row fits a page (4 kB)
     first = "SELECT id, search_text FROM contacts WHERE team_id = :team ORDER BY id LIMIT :length"
     count = "SELECT coalesce(sum(contacts), 0) FROM team_counts WHERE team_id = :team"
     ends = """SELECT (SELECT id FROM contacts WHERE team_id = :team ORDER BY id LIMIT 1)
         UNION ALL SELECT (SELECT id FROM contacts WHERE team_id = :team ORDER BY id DESC LIMIT 1)"""
+    beyond = "SELECT id FROM contacts WHERE team_id = :team AND id > :bound LIMIT 1"
+    blocks = "SELECT high, held FROM contact_blocks WHERE team_id = :team ORDER BY high"
+    unfolded = """SELECT count(*) FROM (
+        SELECT 1 FROM contacts WHERE team_id = :team AND id > :folded LIMIT :fold
+    )"""
+    lock = None  # a write transaction holds the database's one write lock
+    folded = "SELECT coalesce(max(high), '') FROM contact_blocks WHERE team_id = :team"
+    tail = "SELECT id, search_text FROM contacts WHERE team_id = :team AND id > :low ORDER BY id LIMIT :chunk"
+    grown = "SELECT low, high FROM contact_blocks WHERE team_id = :team AND length(texts) > :long"
+    held = """SELECT id, search_text FROM contacts WHERE team_id = :team AND id > :low AND id <= :high
+        ORDER BY id"""
+    add = """INSERT INTO contact_blocks (team_id, low, high, held, texts)
+        VALUES (:team, :low, :high, :held, :texts)"""
+    remade = "UPDATE contact_blocks SET held = :held, texts = :texts WHERE team_id = :team AND high = :high"
 
     @staticmethod
-    def walk(conn: Connection, team_id: str, text: str, offset: int, limit: int) -> list[str]:
-        params = {"team": team_id, "text": text.lower(), "limit": limit, "offset": offset}
-        return _rows(conn, _SQLITE_WALK, params)
+    def in_blocks(conn: Connection, params: dict[str, Any]) -> list[str]:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            ids: list[str] = []
+            for (found,) in cursor.execute(_SQLITE_BLOCKS, params):  # read a block at a time
+                if found:
+                    ids += sorted(found.split(" "))
+                if len(ids) >= params["enough"]:
+                    break
+            return ids[: params["enough"]]
+        finally:
+            cursor.close()
 
     @staticmethod
-    def window(conn: Connection, team_id: str, text: str, enough: int, plan: Plan) -> tuple[list[str], bool]:
-        if plan.bound is not None:
-            params = {"team": team_id, "bound": plan.bound, "text": text.lower(), "limit": enough}
-            ids = _rows(conn, _SQLITE_BOUNDED, params)
-            return ids, len(ids) == enough or bool(_rows(conn, _SQLITE_BEYOND, params))
+    def after(conn: Connection, params: dict[str, Any]) -> list[str]:
+        return _rows(conn, _SQLITE_AFTER, params)
+
+    @staticmethod
+    def counted(conn: Connection, team_id: str, text: str, enough: int, plan: Plan) -> tuple[list[str], bool]:
         skip = {"team": team_id, "skip": plan.walk - 1}
         if plan.ends and not _rows(conn, _SQLITE_LAST_IN_WINDOW, skip):
-            return _SQLite.walk(conn, team_id, text, 0, enough), False  # the walk finds everything
-        params = {"team": team_id, "length": plan.walk, "text": text.lower(), "limit": enough}
+            return _walked(conn, _SQLite, team_id, text, plan.folded, ABOVE, enough), False
+        params = {"team": team_id, "length": plan.walk, "text": text, "limit": enough}
         return _rows(conn, _SQLITE_WINDOW, params), True
 
     @staticmethod
@@ -241,7 +309,7 @@ class _SQLite:
         conn: Connection, team_id: str, text: str, pieces: tuple[str, ...], enough: int
     ) -> list[str] | None:
         query = " ".join('"' + piece.replace('"', '""') + '"' for piece in pieces)
-        params = {"query": query, "team": team_id, "text": text.lower(), "enough": enough}
+        params = {"query": query, "team": team_id, "text": text, "enough": enough}
         ids = _rows(conn, _sqlite_index(trigrams.CAP), params)
         return None if None in ids else ids
 
@@ -254,54 +322,164 @@ class _SQLite:
 _Database = type[_PostgreSQL] | type[_SQLite]
 
 
-def _database(conn: Connection) -> _Database:
+def _database(conn: Connection | Engine) -> _Database:
     return _PostgreSQL if conn.dialect.name == "postgresql" else _SQLite
+
+
+def _walked(
+    conn: Connection, database: _Database, team_id: str, text: str, folded: str, bound: str, enough: int
+) -> list[str]:
+    """The first ``enough`` contacts holding ``text`` in ID order, up to the one with ID
+    ``bound`` or past it: through the blocks up to ``folded`` (the team's last, when its
+    sample was taken), then the contacts after it one by one. Blocks made since are
+    walked as contacts."""
+    params: dict[str, Any] = {
+        "team": team_id,
+        "text": text,
+        "folded": folded,
+        "bound": bound,
+        "enough": enough,
+    }
+    ids = database.in_blocks(conn, params) if folded else []
+    if len(ids) < enough and bound > folded:
+        params["enough"] = enough - len(ids)
+        ids += database.after(conn, params)
+    return ids
+
+
+def _window(
+    conn: Connection, database: _Database, team_id: str, text: str, enough: int, plan: Plan
+) -> tuple[list[str], bool]:
+    """The first ``enough`` contacts holding ``text`` among those the plan's walk passes,
+    and whether the team has contacts past them."""
+    if plan.bound is None:  # a length only, counted off
+        return database.counted(conn, team_id, text, enough, plan)
+    ids = _walked(conn, database, team_id, text, plan.folded, plan.bound, enough)
+    return ids, len(ids) == enough or bool(
+        _rows(conn, database.beyond, {"team": team_id, "bound": plan.bound})
+    )
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction of its own (on SQLite holding the write lock from its start, as
+    ``Database.run_write``'s do)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        with conn.begin():
+            yield conn
+
+
+def _write(conn: Connection, statement: str, rows: list[dict[str, Any]]) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(statement, rows)
+    finally:
+        cursor.close()
+
+
+def _made(team_id: str, low: str, rows: list[Any], size: int) -> list[dict[str, Any]]:
+    """Blocks of consecutive ``rows`` (ID, text) after the ID ``low``, each of texts of
+    ``size`` bytes at most (or of one text, longer)."""
+    blocks: list[dict[str, Any]] = []
+    texts: list[str] = []
+    used = 0
+    for i, (_, text) in enumerate(rows):
+        length = len(text.encode()) + 1
+        if texts and used + length > size:
+            high = rows[i - 1][0]
+            blocks.append(
+                {"team": team_id, "low": low, "high": high, "held": len(texts), "texts": "\n".join(texts)}
+            )
+            low, texts, used = high, [], 0
+        texts.append(text)
+        used += length
+    if texts:
+        high = rows[-1][0]
+        blocks.append(
+            {"team": team_id, "low": low, "high": high, "held": len(texts), "texts": "\n".join(texts)}
+        )
+    return blocks
+
+
+def fold(engine: Engine, team_id: str) -> None:
+    """Keep the team's blocks (migration 0014): make again those whose text grew to twice
+    a block's size (changes are appended to it), then fold the contacts after the last
+    block into new ones, if FOLD or more, CHUNK at a time, each chunk a transaction of its own."""
+    database = _database(engine)
+    team = {"team": team_id}
+    with _writing(engine) as conn:
+        if database.lock:
+            conn.exec_driver_sql(database.lock, team)
+        for low, high in _fetched(conn, database.grown, {**team, "long": 2 * database.block}):
+            rows = _fetched(conn, database.held, {**team, "low": low, "high": high})
+            texts = "\n".join(text for _, text in rows)
+            _write(conn, database.remade, [{**team, "high": high, "held": len(rows), "texts": texts}])
+    while True:
+        with _writing(engine) as conn:
+            if database.lock:
+                conn.exec_driver_sql(database.lock, team)
+            folded = _rows(conn, database.folded, team)[0]
+            rows = _fetched(conn, database.tail, {**team, "low": folded, "chunk": CHUNK})
+            if len(rows) < FOLD:
+                return
+            _write(conn, database.add, _made(team_id, folded, rows, database.block))
+        if len(rows) < CHUNK:
+            return
 
 
 def _take(conn: Connection, team_id: str) -> Sample:
     """The team's sample (``trigrams.Sample``); the spread part from SAMPLE / RUN points
     drawn evenly between its first and last contacts' IDs, RUN contacts at each."""
     database = _database(conn)
-    contacts = _rows(conn, database.count, {"team": team_id})[0]
+    team = {"team": team_id}
+    contacts = _rows(conn, database.count, team)[0]
     if contacts <= trigrams.SMALL:
         return Sample([], [], contacts, database.costs.grammar)
-    first_id, last_id = _rows(conn, database.ends, {"team": team_id})
+    first_id, last_id = _rows(conn, database.ends, team)
     if first_id is None:
         return Sample([], [], 0, database.costs.grammar)
-    first = _fetched(conn, database.first, {"team": team_id, "length": trigrams.FIRST})
+    first = _fetched(conn, database.first, {**team, "length": trigrams.FIRST})
     points = sorted(between(first_id, last_id, trigrams.SAMPLE // trigrams.RUN, random.Random()))
     spread = list(database.sampled(conn, team_id, points).values())
+    blocks = [(high, held) for high, held in _fetched(conn, database.blocks, team)]
+    folded = blocks[-1][0] if blocks else ""
+    unfolded = _rows(conn, database.unfolded, {**team, "folded": folded, "fold": FOLD})[0] >= FOLD
     texts, ids = [text for _, text in first], [id_ for id_, _ in first]
-    return Sample(texts, spread, contacts, database.costs.grammar, ids)
+    return Sample(texts, spread, contacts, database.costs.grammar, ids, blocks, unfolded)
 
 
 def _take_apart(engine: Engine, team_id: str) -> Sample:
+    """The team folded (``fold``), then its sample taken."""
+    fold(engine, team_id)
     with engine.connect() as conn:
         return _take(conn, team_id)
 
 
 def plan(conn: Connection, team_id: str, text: str, enough: int) -> Plan:
+    """How to find the first ``enough`` of the team's contacts holding ``text`` (lower-cased)."""
     engine = conn.engine
     sample = trigrams.kept(
         engine, team_id, lambda: _take(conn, team_id), lambda: _take_apart(engine, team_id)
     )
-    return sample.plan(text.lower(), enough, _database(conn).costs)
+    chosen = sample.plan(text, enough, _database(conn).costs) if len(text) >= TRIGRAM else Plan(0, ())
+    return dataclasses.replace(chosen, folded=sample.folded)
 
 
 def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     """IDs of the team's contacts whose first name, last name or email holds ``term``
     (case-insensitively), oldest first, one page."""
-    term = "".join(char for char in term if char.isprintable())
+    text = "".join(char for char in term if char.isprintable()).lower()
     database = _database(conn)
     enough = offset + limit
-    chosen = plan(conn, team_id, term, enough) if len(term) >= TRIGRAM else Plan(0, ())
-    if not chosen.pieces:
-        return database.walk(conn, team_id, term, offset, limit)
-    if chosen.walk:
-        seen, more = database.window(conn, team_id, term, enough, chosen)
-        if len(seen) == enough or not more:
-            return seen[offset:]
-    found = database.index(conn, team_id, term, chosen.pieces, enough)
-    if found is None:
-        return database.walk(conn, team_id, term, offset, limit)
-    return found[offset:]
+    chosen = plan(conn, team_id, text, enough)
+    if chosen.pieces:
+        if chosen.walk:
+            seen, more = _window(conn, database, team_id, text, enough, chosen)
+            if len(seen) == enough or not more:
+                return seen[offset:]
+        found = database.index(conn, team_id, text, chosen.pieces, enough)
+        if found is not None:
+            return found[offset:]
+    return _walked(conn, database, team_id, text, chosen.folded, ABOVE, enough)[offset:]

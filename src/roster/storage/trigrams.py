@@ -24,6 +24,7 @@ seconds, then takes it again on a thread of its own (at 1M contacts: 0.5 to 0.6 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import math
@@ -51,7 +52,6 @@ PIECES = 4  # trigrams chosen at most
 UNSEEN = 0.5  # how many of the sample a text or trigram it does not hold is taken to be held by
 CHECKED = 64  # holders of a text's trigrams in the spread sample checked for the text, at most
 COUNT = 100  # matches counted at most in a team the first contacts are the whole of
-RISK = 2.0  # beyond the first contacts, a walk is taken only for under 1/RISK of the index's price
 
 EMPTY = array("I")
 _WORD = re.compile(r"[^\W_]+")  # pg_trgm's word: letters and digits
@@ -119,7 +119,8 @@ class Costs:
     """One database's index and costs in microseconds, measured at 1M contacts
     (docs/benchmarks.md)."""
 
-    walk: float  # to pass one contact in ID order and compare its text
+    walk: float  # to pass one contact in ID order through the team's blocks (a block's text compared whole)
+    step: float  # to pass one contact in ID order and compare its text, in a team not folded into blocks
     entry: float  # to read one entry of a trigram's list in the index
     check: float  # to read one contact the index found and compare its text
     grammar: Grammar  # how its index cuts text into trigrams
@@ -131,6 +132,7 @@ class Plan:
     pieces: tuple[str, ...]  # parts of the text, in order, to ask the index for; () walk the team
     ends: bool = False  # the first walk may pass the team's last contact
     bound: str | None = None  # the ID of the last contact the first walk passes, if known
+    folded: str = ""  # the ID its team's last block ends at (roster.storage.search.fold)
 
 
 class Sample:
@@ -141,7 +143,9 @@ class Sample:
     the lengths a walk may have (``marks``); ``spread``, up to ``SAMPLE`` contacts' texts
     from points spread over the team's span of creation times, for what the index finds in
     the whole team; and ``contacts``, how many the team held. A team of ``SMALL`` contacts
-    or fewer has neither: it is walked whole."""
+    or fewer has neither: it is walked whole. ``blocks``: the ID each of the team's blocks
+    ends at and how many contacts it held, in order (where walks of other lengths end);
+    ``unfolded``: whether FOLD contacts or more follow the last."""
 
     def __init__(
         self,
@@ -150,8 +154,14 @@ class Sample:
         contacts: int,
         grammar: Grammar,
         ids: list[str] | None = None,
+        blocks: list[tuple[str, int]] | None = None,
+        unfolded: bool = False,
     ) -> None:
         self.taken = time.monotonic()
+        self.highs = [high for high, _ in blocks or []]
+        self.upto = list(itertools.accumulate(held for _, held in blocks or []))
+        self.folded = self.highs[-1] if self.highs else ""
+        self.unfolded = unfolded
         self.first = first
         self.spread = spread
         self.size = len(spread)
@@ -202,30 +212,41 @@ class Sample:
         # The team's share holding the text, from the spread sample: the first contacts are
         # no fair sample of a team (its running numbers, say, crowd them).
         share = len(early) / self.contacts if whole else max(seen, UNSEEN) / self.size
+        step = costs.walk if self.folded else costs.step  # a contact walked: in a block, or alone
         if known:
             # A walk the first contacts show costs what it costs; the index is priced for as
             # many holders as the spread sample may mean, the count taken high by its deviation
             # (a walk cheaper than checking them alone, or to more than CAP, needs no price).
             high = share if whole else max((seen + math.sqrt(seen + 1)) / self.size, share)
             found = high * self.contacts
-            if found > CAP or costs.walk * known <= costs.check * found:
+            if found > CAP or step * known <= costs.check * found:
                 return self._walk(known, _joined(text, units))
             pieces, _ = self._pieces(text, units, costs, share, holding)
-            walk = costs.walk * known <= self.contacts * self._price(pieces, costs, high, holding)
+            walk = step * known <= self.contacts * self._price(pieces, costs, high, holding)
             return self._walk(known, pieces) if walk else Plan(0, pieces)
-        pieces, price = self._pieces(text, units, costs, share, holding)
+        pieces, _ = self._pieces(text, units, costs, share, holding)
         # Beyond the first contacts, where the page lies is a guess from the share, and a
         # team's contacts are seldom in an even order (an import sorted by name, numbered
-        # addresses): a walk there is taken only when far cheaper than the index.
-        rows = len(self.first) + (enough - len(early)) / share
-        if share * self.contacts > CAP or RISK * costs.walk * rows < self.contacts * price:
+        # addresses): the index, unless it would find more than CAP. (A walk taken there
+        # where guessed far cheaper, then the index where it fell short, cost up to 8 ms at
+        # 1M contacts for text 1 in 3,000 hold, which the index alone finds in 2.)
+        if share * self.contacts > CAP:
+            rows = len(self.first) + (enough - len(early)) / share
             length = min(_rounded(2 * rows), LONGEST)
-            return Plan(length, pieces, ends=length >= self.contacts)
+            return Plan(length, pieces, ends=length >= self.contacts, bound=self._bound(length))
         return Plan(0, pieces)
 
     def _walk(self, rows: int, pieces: tuple[str, ...]) -> Plan:
         length = _rounded(rows)
-        return Plan(length, pieces, ends=length >= self.contacts, bound=self.marks.get(length))
+        return Plan(length, pieces, ends=length >= self.contacts, bound=self._bound(length))
+
+    def _bound(self, length: int) -> str | None:
+        """The ID a walk of ``length`` contacts ends at: from the first contacts, or the
+        blocks' (the end of the first block by which as many had been folded)."""
+        if length in self.marks:
+            return self.marks[length]
+        i = bisect.bisect_left(self.upto, length)
+        return self.highs[i] if i < len(self.highs) else None
 
     def _early(self, text: str, count: int) -> list[int]:
         """Where among the first contacts the first ``count`` holding ``text`` are."""
@@ -343,29 +364,34 @@ log = logging.getLogger(__name__)
 
 def kept(database: Any, team_id: str, take: Callable[[], Sample], take_apart: Callable[[], Sample]) -> Sample:
     """The team's sample in ``database`` (an engine). The first is taken here, by ``take``;
-    one KEEP seconds old is used while ``take_apart`` takes the next on a thread of its own
-    (taking one at 1M contacts costs 0.5 to 0.6 s, which no search should wait for)."""
+    one KEEP seconds old, or one that says the team has contacts to fold, is used while
+    ``take_apart`` folds them and takes the next on a thread of its own (taking one at 1M
+    contacts costs 0.5 to 0.6 s, folding them 10 s, which no search should wait for)."""
     key = (id(database), team_id)
     with _lock:
         samples = _kept.setdefault(database, {})
         sample = samples.get(team_id)
-        again = sample is not None and time.monotonic() - sample.taken >= KEEP and key not in _taking
-        if again:
-            _taking.add(key)
     if sample is None:
         sample = take()
         _keep(samples, team_id, sample)
-    elif again:
-        threading.Thread(target=_take_again, args=(samples, team_id, take_apart, key), daemon=True).start()
+    with _lock:
+        due = sample.unfolded or time.monotonic() - sample.taken >= KEEP
+        again = due and key not in _taking
+        if again:
+            _taking.add(key)
+    if again:
+        threading.Thread(target=_take_again, args=(samples, sample, take_apart, key), daemon=True).start()
     return sample
 
 
 def _take_again(
-    samples: dict[str, Sample], team_id: str, take: Callable[[], Sample], key: tuple[int, str]
+    samples: dict[str, Sample], old: Sample, take: Callable[[], Sample], key: tuple[int, str]
 ) -> None:
+    team_id = key[1]
     try:
         _keep(samples, team_id, take())
-    except Exception:  # the old sample serves on; the next search tries again
+    except Exception:  # the old sample serves on; a search after KEEP seconds tries again
+        old.unfolded = False
         log.exception("taking team %s's search sample failed", team_id)
     finally:
         with _lock:
