@@ -115,6 +115,7 @@ def fold_small(
     monkeypatch.setattr(search, "CHUNK", 3)
     for database in (search._SQLite, search._PostgreSQL):
         monkeypatch.setattr(database, "block", 50)
+        monkeypatch.setattr(database, "short", 0)  # every walk through the blocks
     search.fold(db.run_read(lambda conn: conn.engine), tenant.id)
     return blocks(db, tenant)
 
