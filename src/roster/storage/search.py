@@ -365,13 +365,29 @@ def _window(
     )
 
 
+def _whole(
+    conn: Connection, database: _Database, team_id: str, text: str, folded: str, enough: int
+) -> list[str]:
+    """The first ``enough`` contacts holding ``text`` in the whole team: the first ``short``
+    one by one (where a page of common text lies: a first name's or two letters' at 1M
+    contacts, 0.3 against 0.7 ms on PostgreSQL), then through the blocks from the start."""
+    if folded and database.short:  # a team folded has far more contacts than the first short
+        seen, _ = database.counted(conn, team_id, text, enough, Plan(database.short, (), folded=folded))
+        if len(seen) == enough:
+            return seen
+    return _walked(conn, database, team_id, text, folded, ABOVE, enough)
+
+
 @contextmanager
 def _writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction of its own (on SQLite holding the write lock from its start, as
-    ``Database.run_write``'s do)."""
+    """A write transaction of its own: on SQLite holding the write lock from its start, as
+    ``Database.run_write``'s do; on PostgreSQL a transaction, though ``engine`` be the one
+    reads run through, without (``Database``)."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        else:
+            conn.execution_options(isolation_level="READ COMMITTED")
         with conn.begin():
             yield conn
 
@@ -487,4 +503,4 @@ def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: i
         found = database.index(conn, team_id, text, chosen.pieces, enough)
         if found is not None:
             return found[offset:]
-    return _walked(conn, database, team_id, text, chosen.folded, ABOVE, enough)[offset:]
+    return _whole(conn, database, team_id, text, chosen.folded, enough)[offset:]
