@@ -8,16 +8,21 @@ PostgreSQL's unique ``ix_contacts_team_id_id`` includes the text; SQLite has
 ``ix_contacts_walk``). The trigram index: on SQLite an FTS5 table with the trigram
 tokenizer (``contacts_search``, external content on the contacts' rowids; 0004); on
 PostgreSQL a pg_trgm GIN index on ``search_text`` (``ix_contacts_search``) read through
-``contacts_holding`` (0010 to 0012). None is declared in ``tables.py`` but the unique index,
-whose included text is not.
+``contacts_holding`` (0010 to 0012). And ``contact_blocks`` (0014): the texts of runs of a
+team's consecutive contacts, joined, which a walk compares a block at a time, made by
+``fold`` and kept whole by triggers. None is declared in ``tables.py`` but the unique
+index, whose included text is not.
 
 A search finds the first page of the team's contacts, in ID order, whose first name, last
 name or email holds the text. It goes one of two ways, or both, as the team's sample
 (``roster.storage.trigrams``) prices them: the walk through the team's contacts in ID order,
 which stops at the page, and the trigram index asked for the text's cheapest trigrams,
-whose finds are each checked against the whole text and sorted. A walk that may stop early
-passes at most the contacts the plan gives it; if the page is not full by then, the index
-answers, for at most ``CAP`` matches; beyond that, the walk through the whole team.
+whose finds are each checked against the whole text and sorted. The walk goes through the
+team's blocks, reading the contacts of those holding the text, then one by one through the
+contacts after the last block (a short walk goes one by one from the start). A walk that
+may stop early passes at most the contacts the plan gives it; if the page is not full by
+then, the index answers, for at most ``CAP`` matches; beyond that, the walk through the
+whole team.
 """
 
 from __future__ import annotations
@@ -403,24 +408,20 @@ def _write(conn: Connection, statement: str, rows: list[dict[str, Any]]) -> None
 def _made(team_id: str, low: str, rows: list[Any], size: int) -> list[dict[str, Any]]:
     """Blocks of consecutive ``rows`` (ID, text) after the ID ``low``, each of texts of
     ``size`` bytes at most (or of one text, longer)."""
-    blocks: list[dict[str, Any]] = []
-    texts: list[str] = []
+    runs: list[list[Any]] = []
     used = 0
-    for i, (_, text) in enumerate(rows):
-        length = len(text.encode()) + 1
-        if texts and used + length > size:
-            high = rows[i - 1][0]
-            blocks.append(
-                {"team": team_id, "low": low, "high": high, "held": len(texts), "texts": "\n".join(texts)}
-            )
-            low, texts, used = high, [], 0
-        texts.append(text)
+    for row in rows:
+        length = len(row[1].encode()) + 1
+        if not runs or used + length > size:
+            runs.append([])
+            used = 0
+        runs[-1].append(row)
         used += length
-    if texts:
-        high = rows[-1][0]
-        blocks.append(
-            {"team": team_id, "low": low, "high": high, "held": len(texts), "texts": "\n".join(texts)}
-        )
+    blocks = []
+    for run in runs:
+        texts = "\n".join(text for _, text in run)
+        blocks.append({"team": team_id, "low": low, "high": run[-1][0], "held": len(run), "texts": texts})
+        low = run[-1][0]
     return blocks
 
 
