@@ -15,17 +15,19 @@ from roster.storage import search, trigrams
 from roster.storage.db import Database
 from tests.conftest import Tenant
 
+PEOPLE = [
+    ("ada@lovelace.org", "Ada", "Lovelace"),
+    ("grace.hopper@navy.mil", "Grace", "Hopper"),
+    ("alan@turing.net", "Alan", "Turing"),
+    ("percent%sign@odd.io", "Per", "Cent"),
+    ("quoted@odd.io", "Quo", 'Te"d'),
+    ("obrien@odd.io", "Pat", "O'Brien"),
+]
+
 
 @pytest.fixture
 def people(tenant: Tenant, other: Tenant) -> Tenant:
-    for email, first, last in [
-        ("ada@lovelace.org", "Ada", "Lovelace"),
-        ("grace.hopper@navy.mil", "Grace", "Hopper"),
-        ("alan@turing.net", "Alan", "Turing"),
-        ("percent%sign@odd.io", "Per", "Cent"),
-        ("quoted@odd.io", "Quo", 'Te"d'),
-        ("obrien@odd.io", "Pat", "O'Brien"),
-    ]:
+    for email, first, last in PEOPLE:
         response = tenant.sendx(
             "POST", "/contact", json={"email": email, "firstName": first, "lastName": last}
         )
@@ -155,15 +157,7 @@ def test_a_team_folds_into_blocks_of_its_contacts_in_order(
     assert sum(held for _, _, held, _ in made) == 6
     assert all(len(texts.encode()) <= 50 or held == 1 for _, _, held, texts in made)
     assert "\n".join(texts for *_, texts in made) == "\n".join(
-        f"{first}\t{last}\t{email}".lower()
-        for email, first, last in [
-            ("ada@lovelace.org", "Ada", "Lovelace"),
-            ("grace.hopper@navy.mil", "Grace", "Hopper"),
-            ("alan@turing.net", "Alan", "Turing"),
-            ("percent%sign@odd.io", "Per", "Cent"),
-            ("quoted@odd.io", "Quo", 'Te"d'),
-            ("obrien@odd.io", "Pat", "O'Brien"),
-        ]
+        f"{first}\t{last}\t{email}".lower() for email, first, last in PEOPLE
     )
     assert blocks(db, people) == made  # folded again: nothing new
     search.fold(db.run_read(lambda conn: conn.engine), people.id)

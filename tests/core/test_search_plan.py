@@ -89,15 +89,23 @@ def test_text_crowding_the_first_contacts_is_priced_from_the_spread(costs: Costs
     assert plan.pieces
 
 
+BLOCKS = [(f"contact_{n + 39:022d}", 40) for n in range(0, 10**6, 40)]  # 1M contacts, 40 a block
+
+
+def held_beyond_the_first(holders: int) -> tuple[list[str], list[str]]:
+    """First contacts none of which holds "qwv", and a spread sample ``holders`` of which do."""
+    first = [f"x\ty\tx{n}@example.com" for n in range(FIRST)]
+    spread = texts(SAMPLE, random.Random(6))
+    spread[:holders] = [f"q\tq\tqwv{n}@example.com" for n in range(holders)]
+    return first, spread
+
+
 def test_beyond_the_first_contacts_the_index_is_asked() -> None:
     # Held by 1 in 1,000 of the spread sample, never among the first contacts: the walk's
     # page guessed at 34,576 contacts in (1.6 ms through blocks), the index at about 1,000
     # finds (8 ms), which a guess too short would add to the walk.
-    first = [f"x\ty\tx{n}@example.com" for n in range(FIRST)]
-    spread = texts(SAMPLE, random.Random(6))
-    spread[:4] = [f"q\tq\tqwv{n}@example.com" for n in range(4)]
-    blocks = [(f"contact_{n + 39:022d}", 40) for n in range(0, 10**6, 40)]
-    for folded in ([], blocks):
+    first, spread = held_beyond_the_first(4)
+    for folded in ([], BLOCKS):
         plan = Sample(first, spread, 10**6, POSTGRESQL.grammar, blocks=folded).plan("qwv", 10, POSTGRESQL)
         assert plan == Plan(0, plan.pieces)
         assert plan.pieces
@@ -105,11 +113,8 @@ def test_beyond_the_first_contacts_the_index_is_asked() -> None:
 
 def test_beyond_the_first_contacts_a_team_in_blocks_is_walked_to_a_block_s_end() -> None:
     # Held by 6 of the spread sample, more than CAP in the team: the index would give up.
-    first = [f"x\ty\tx{n}@example.com" for n in range(FIRST)]
-    spread = texts(SAMPLE, random.Random(6))
-    spread[:6] = [f"q\tq\tqwv{n}@example.com" for n in range(6)]
-    blocks = [(f"contact_{n + 39:022d}", 40) for n in range(0, 10**6, 40)]
-    plan = Sample(first, spread, 10**6, POSTGRESQL.grammar, blocks=blocks).plan("qwv", 10, POSTGRESQL)
+    first, spread = held_beyond_the_first(6)
+    plan = Sample(first, spread, 10**6, POSTGRESQL.grammar, blocks=BLOCKS).plan("qwv", 10, POSTGRESQL)
     assert plan.walk == 65_536  # the longest
     assert plan.bound == f"contact_{65_559:022d}"  # the end of the block that holds the 65,536th
 
@@ -120,8 +125,7 @@ def test_text_crowding_the_first_contacts_of_a_team_in_blocks_is_walked_to(costs
     # much as the index's finds.
     first = [f"{text}_{n}" for n, text in enumerate(texts(FIRST, random.Random(4)))]
     ids = [f"contact_{n:022d}" for n in range(FIRST)]
-    blocks = [(f"contact_{n + 39:022d}", 40) for n in range(0, 10**6, 40)]
-    sample = Sample(first, texts(SAMPLE, random.Random(5)), 10**6, costs.grammar, ids, blocks)
+    sample = Sample(first, texts(SAMPLE, random.Random(5)), 10**6, costs.grammar, ids, BLOCKS)
     plan = sample.plan("_2000", 10, costs)
     assert plan.walk == 32_768
     assert plan.bound == ids[-1]
