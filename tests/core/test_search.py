@@ -292,7 +292,7 @@ def test_a_contact_written_while_the_team_is_folded_is_in_its_block(
     monkeypatch.setattr(trigrams, "SMALL", 2)
     fold_small(db, people, monkeypatch)
     engine = db.run_read(lambda conn: conn.engine)  # the one searches read and fold through
-    with search._writing(engine) as conn:  # one transaction, though reads run without
+    with search._folding(engine, people.id) as conn:  # one transaction, though reads run without
         first, second = (conn.exec_driver_sql("SELECT txid_current()").scalar() for _ in range(2))
     assert first == second
     row = {

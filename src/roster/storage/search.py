@@ -278,7 +278,6 @@ class _SQLite:
     unfolded = """SELECT count(*) FROM (
         SELECT 1 FROM contacts WHERE team_id = :team AND id > :folded LIMIT :fold
     )"""
-    lock = None  # a write transaction holds the database's one write lock
     folded = "SELECT coalesce(max(high), '') FROM contact_blocks WHERE team_id = :team"
     tail = "SELECT id, search_text FROM contacts WHERE team_id = :team AND id > :low ORDER BY id LIMIT :chunk"
     grown = "SELECT low, high FROM contact_blocks WHERE team_id = :team AND length(texts) > :long"
@@ -384,16 +383,19 @@ def _whole(
 
 
 @contextmanager
-def _writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction of its own: on SQLite holding the write lock from its start, as
-    ``Database.run_write``'s do; on PostgreSQL a transaction, though ``engine`` be the one
-    reads run through, without (``Database``)."""
+def _folding(engine: Engine, team_id: str) -> Iterator[Connection]:
+    """A write transaction of its own that the team's contacts' writes cannot land in the
+    middle of: on SQLite holding the write lock from its start, as ``Database.run_write``'s
+    do; on PostgreSQL the team's advisory lock, which the triggers take shared (migration
+    0014), in a transaction though ``engine`` be the one reads run through, without one."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         else:
             conn.execution_options(isolation_level="READ COMMITTED")
         with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(_PostgreSQL.lock, {"team": team_id})
             yield conn
 
 
@@ -431,17 +433,13 @@ def fold(engine: Engine, team_id: str) -> None:
     block into new ones, if FOLD or more, CHUNK at a time, each chunk a transaction of its own."""
     database = _database(engine)
     team = {"team": team_id}
-    with _writing(engine) as conn:
-        if database.lock:
-            conn.exec_driver_sql(database.lock, team)
+    with _folding(engine, team_id) as conn:
         for low, high in _fetched(conn, database.grown, {**team, "long": 2 * database.block}):
             rows = _fetched(conn, database.held, {**team, "low": low, "high": high})
             texts = "\n".join(text for _, text in rows)
             _write(conn, database.remade, [{**team, "high": high, "held": len(rows), "texts": texts}])
     while True:
-        with _writing(engine) as conn:
-            if database.lock:
-                conn.exec_driver_sql(database.lock, team)
+        with _folding(engine, team_id) as conn:
             folded = _rows(conn, database.folded, team)[0]
             rows = _fetched(conn, database.tail, {**team, "low": folded, "chunk": CHUNK})
             if len(rows) < FOLD:

@@ -366,7 +366,7 @@ def kept(database: Any, team_id: str, take: Callable[[], Sample], take_apart: Ca
     """The team's sample in ``database`` (an engine). The first is taken here, by ``take``;
     one KEEP seconds old, or one that says the team has contacts to fold, is used while
     ``take_apart`` folds them and takes the next on a thread of its own (taking one at 1M
-    contacts costs 0.5 to 0.6 s, folding them 10 s, which no search should wait for)."""
+    contacts costs 0.5 to 0.6 s, folding them 2 to 5 s, which no search should wait for)."""
     key = (id(database), team_id)
     with _lock:
         samples = _kept.setdefault(database, {})
