@@ -35,7 +35,8 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
+from operator import and_
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -221,10 +222,10 @@ class Sample:
             found = high * self.contacts
             if found > CAP or step * known <= costs.check * found:
                 return self._walk(known, _joined(text, units))
-            pieces, _ = self._pieces(text, units, costs, share, holding)
+            pieces = self._pieces(text, units, costs, share, holding)
             walk = step * known <= self.contacts * self._price(pieces, costs, high, holding)
             return self._walk(known, pieces) if walk else Plan(0, pieces)
-        pieces, _ = self._pieces(text, units, costs, share, holding)
+        pieces = self._pieces(text, units, costs, share, holding)
         # Beyond the first contacts, where the page lies is a guess from the share, and a
         # team's contacts are seldom in an even order (an import sorted by name, numbered
         # addresses): the index, unless it would find more than CAP. (A walk taken there
@@ -272,41 +273,61 @@ class Sample:
 
     def _pieces(
         self, text: str, units: list[Unit], costs: Costs, share: float, holding: int
-    ) -> tuple[tuple[str, ...], float]:
+    ) -> tuple[str, ...]:
         """The parts of ``text`` the index is best asked for, chosen a trigram at a time
-        from ``units``, and the price per contact of the team of asking for them, for a
-        text ``share`` of the team holds (``holding`` of the spread sample)."""
-        masks = [self.masks.get(unit[0], 0) for unit in units]
+        from ``units``, for a text ``share`` of the team holds (``holding`` of the spread
+        sample)."""
         left = set(range(len(units)))
         chosen: list[Unit] = []
-        together, entries, best = -1, 0.0, math.inf
+        entries, best = 0.0, math.inf
         while left and len(chosen) < PIECES:
-            price, i = min((self._cost(costs, entries, together & masks[i], share, holding), i) for i in left)
+            priced = (
+                (self._cost(costs, entries, self._parts([*chosen, units[i]]), share, holding), i)
+                for i in left
+            )
+            price, i = min(priced)
             if price >= best:
                 break
             best = price
             left.remove(i)
             chosen.append(units[i])
-            together &= masks[i]
-            entries += self._share(masks[i])
-        pieces = _joined(text, chosen)  # overlapping units made one piece ask for more trigrams
-        return pieces, self._price(pieces, costs, share, holding)
+            entries += self._share(self.masks.get(units[i][0], 0))
+        return _joined(text, chosen)  # overlapping units made one piece ask for more trigrams
+
+    def _parts(self, units: list[Unit]) -> list[int]:
+        """Who of the spread sample holds each part of the text ``units`` ask for: the
+        trigrams of overlapping units together."""
+        spans: list[tuple[int, int, int]] = []
+        for trigram, start, stop in sorted(units, key=lambda unit: unit[1:]):
+            mask = self.masks.get(trigram, 0)
+            if spans and start < spans[-1][1]:
+                low, high, held = spans.pop()
+                start, stop, mask = low, max(high, stop), held & mask
+            spans.append((start, stop, mask))
+        return [mask for _, _, mask in spans]
 
     def _price(self, pieces: tuple[str, ...], costs: Costs, share: float, holding: int) -> float:
         """Per contact of the team, what the index costs asked for ``pieces``."""
-        together, entries = -1, 0.0
-        for trigram in set(itertools.chain.from_iterable(_chains(costs.grammar, pieces))):
-            mask = self.masks.get(trigram, 0)
-            together &= mask
-            entries += self._share(mask)
-        return self._cost(costs, entries, together, share, holding)
+        chains = _chains(costs.grammar, pieces)
+        parts = [reduce(and_, (self.masks.get(trigram, 0) for trigram in chain), -1) for chain in chains]
+        entries = sum(self._share(self.masks.get(trigram, 0)) for trigram in set(itertools.chain(*chains)))
+        return self._cost(costs, entries, parts, share, holding)
 
-    def _cost(self, costs: Costs, entries: float, together: int, share: float, holding: int) -> float:
+    def _cost(self, costs: Costs, entries: float, parts: list[int], share: float, holding: int) -> float:
         """Per contact of the team: the ``entries`` read (a share of the team for each
         trigram), and the contacts found, each at its cost: those holding the text (``share``
-        of the team; ``holding`` of the spread sample) and those of the spread sample holding
-        the trigrams asked for (``together``) without the text."""
-        return costs.entry * entries + costs.check * (share + (together & ~holding).bit_count() / self.size)
+        of the team) and those holding every part asked for (``parts``: who of the spread
+        sample holds each) without the text (``holding`` of the spread sample). Where the
+        sample holds none such, a sample of SAMPLE cannot tell 1 in 10,000 from 1 in 100,000:
+        the parts are taken as found apart (a name's and a number's are), and together by
+        no more than UNSEEN of the sample (``uez58`` is held by no one of 4,000 and by 366 of
+        1M, ``uez58`` with ``542`` by one)."""
+        together = reduce(and_, parts, -1) & ~holding
+        if together > 0:
+            found = together.bit_count() / self.size
+        else:
+            found = min(UNSEEN / self.size, math.prod(self._share(part) for part in parts))
+        return costs.entry * entries + costs.check * (share + found)
 
     def _share(self, mask: int) -> float:
         """The share of the team holding what ``mask`` says the spread sample holds."""
