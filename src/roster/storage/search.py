@@ -473,7 +473,7 @@ def _take(conn: Connection, team_id: str) -> Sample:
     first = _fetched(conn, database.first, {**team, "length": trigrams.FIRST})
     points = sorted(between(first_id, last_id, trigrams.SAMPLE // trigrams.RUN, random.Random()))
     spread = list(database.sampled(conn, team_id, points).values())
-    blocks = [(high, held) for high, held in _fetched(conn, database.blocks, team)]
+    blocks = _fetched(conn, database.blocks, team)
     folded = blocks[-1][0] if blocks else ""
     unfolded = _rows(conn, database.unfolded, {**team, "folded": folded, "fold": FOLD})[0] >= FOLD
     texts, ids = [text for _, text in first], [id_ for id_, _ in first]
