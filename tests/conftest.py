@@ -109,8 +109,17 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mail_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where campaign mail goes with no SMTP relay, for this process and the servers and
+    workers it starts: never the repository."""
+    folder = tmp_path_factory.mktemp("mail")
+    os.environ["ROSTER_MAIL_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, mail_folder: Path) -> Settings:
     return Settings(
         database_url=database_url,
         host="127.0.0.1",
@@ -119,7 +128,8 @@ def settings(database_url: str) -> Settings:
         secret_key=None,
         dns_nameserver=None,
         webhook_allow_private=True,
-        worker="off",  # webhook tests run the worker themselves, on their own clock
+        worker="off",  # webhook and sending tests run the workers themselves, on their own clock
+        mail_dir=str(mail_folder),
     )
 
 

@@ -122,3 +122,28 @@ def test_member_add(database_url: str, live_server: str) -> None:
         ok=False,
     )
     assert "not found" in missing.stderr
+
+
+def test_campaign_commands_show_and_steer_sending(database_url: str, tenant: Any) -> None:
+    from tests.jobs.test_sending import audience_with, send_now
+
+    campaign = send_now(tenant, includedLists=[audience_with(tenant, "cli@example.net")])
+    status = roster(database_url, "campaign", "status", campaign["id"], "--team", tenant.id)
+    assert (status["status"], status["recipients"], status["sent"]) == ("sending", 1, 0)
+    paused = roster(database_url, "campaign", "pause", campaign["id"], "--team", tenant.id)
+    assert (paused["status"], paused["reason"]) == ("paused", "paused by a user")
+    assert (
+        roster(database_url, "campaign", "resume", campaign["id"], "--team", tenant.id)["status"] == "sending"
+    )
+    assert (
+        roster(database_url, "campaign", "cancel", campaign["id"], "--team", tenant.id)["status"]
+        == "cancelled"
+    )
+    listed = roster(database_url, "campaign", "list", "--team", tenant.id)["campaigns"]
+    assert [(item["id"], item["status"]) for item in listed] == [(campaign["id"], "cancelled")]
+    again = roster(database_url, "campaign", "resume", campaign["id"], "--team", tenant.id, ok=False)
+    assert "only a paused campaign can be resumed" in again.stderr
+    other_team = roster(
+        database_url, "campaign", "status", campaign["id"], "--team", "team_0000000000000000000000", ok=False
+    )
+    assert "not found" in other_team.stderr

@@ -1,4 +1,5 @@
-"""``roster``: serve, deliver webhooks, migrate, and manage teams, members, keys and domains.
+"""``roster``: serve, deliver webhooks and campaigns, migrate, and manage teams, members, keys,
+domains and campaigns.
 
 Every command takes ``--json`` and then prints exactly one JSON object on stdout.
 """
@@ -10,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
@@ -18,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
-from roster.config import load_settings
-from roster.core import domains, exports, imports, members, teams
+from roster.config import Settings, load_settings
+from roster.core import campaigns, domains, exports, imports, members, teams
 from roster.core.errors import RosterError
 from roster.storage import migrate as migrations
 from roster.storage.db import MMAP_BYTES, Database, Record
@@ -42,6 +44,8 @@ import_app = typer.Typer(help="Bulk imports.", no_args_is_help=True)
 export_app = typer.Typer(help="Bulk exports.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+campaign_app = typer.Typer(help="Campaigns: see and steer their sending.", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)
@@ -81,6 +85,7 @@ def _domain_payload(row: Record) -> dict[str, Any]:
         "name": row.name,
         "status": row.status,
         "record": domains.verification_record(row),
+        "dkim": domains.dkim_record(row),
     }
 
 
@@ -124,13 +129,16 @@ def serve(
     settings = load_settings()
     created = _write(_bootstrap)
     url = settings.base_url
-    payload = {"url": url, "database": settings.database_url, "created": created}
+    transport = _transport(settings) if settings.inline_worker else None
+    payload = {"url": url, "database": settings.database_url, "created": created, "mail": transport}
     if as_json:
         print(json.dumps(payload), flush=True)
     else:
         console.print(
             f"Roster serving on [bold]http://{settings.host}:{settings.port}[/bold]  (docs: {url}/docs)"
         )
+        if transport:
+            console.print(f"Sending campaigns to {transport}")
         if created:
             console.print(
                 f"Created team [bold]{created['team_id']}[/bold] and a full-access API key "
@@ -149,23 +157,55 @@ def serve(
     ).serve()
 
 
+def _transport(settings: Settings) -> str:
+    """Where campaign mail goes, password hidden; the command ends if the SMTP URL is wrong."""
+    from roster.mail.transport import mailer_from
+
+    try:
+        return mailer_from(settings.smtp_url, settings.mail_folder).description
+    except ValueError as exc:
+        errors.print(f"[red]error:[/red] ROSTER_SMTP_URL: {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def worker(as_json: Json = False) -> None:
-    """Deliver webhooks until stopped. Run one or more beside the servers on PostgreSQL;
-    on SQLite the server delivers them itself (ROSTER_WORKER)."""
+    """Deliver webhooks and send campaigns until stopped. Run one or more beside the servers
+    on PostgreSQL; on SQLite the server does it itself (ROSTER_WORKER)."""
     import anyio
 
+    from roster.core.preferences import PreferenceLinks
+    from roster.core.teams import instance_secret
     from roster.delivery import Worker
+    from roster.dispatch import Dispatcher
+    from roster.mail.transport import mailer_from
 
     settings = load_settings()
+    transport = _transport(settings)
     db = _database()
     migrations.upgrade(db)
+    secret = settings.secret_key or db.run_write(instance_secret)
+    mailer = mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url)
+    dispatcher = Dispatcher(
+        db,
+        mailer,
+        PreferenceLinks(settings.base_url, secret),
+        bounce_address=settings.bounce_address,
+        max_failures=settings.send_max_failures,
+        lease=timedelta(seconds=settings.send_lease),
+    )
     if as_json:
-        print(json.dumps({"status": "delivering", "database": db.url}), flush=True)
+        print(json.dumps({"status": "delivering", "database": db.url, "mail": transport}), flush=True)
     else:
-        console.print(f"Delivering webhooks from {db.url}")
+        console.print(f"Delivering webhooks from {db.url}; sending campaigns to {transport}")
+
+    async def work() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(Worker(db, settings).run)
+            group.start_soon(dispatcher.run)
+
     try:
-        anyio.run(Worker(db, settings).run)
+        anyio.run(work)
     except KeyboardInterrupt:
         pass
     finally:
@@ -266,13 +306,17 @@ def domain_add(
 ) -> None:
     """Add a sending domain (pending until its TXT record is found, unless --verified)."""
     row = _write(domains.add_domain, team, name, verified=verified)
-    record = domains.verification_record(row)
+    record, dkim = domains.verification_record(row), domains.dkim_record(row)
     human = f"Added {row.name} ({row.id}), {row.status}."
     if row.status != domains.VERIFIED:
         human += (
             f"\nPublish this TXT record, then run `roster domain verify {row.id}`:"
             f'\n  {record["name"]}  TXT  "{record["value"]}"'
         )
+    human += (
+        "\nPublish this TXT record so that receivers can check the DKIM signature of its mail:"
+        f'\n  {dkim["name"]}  TXT  "{dkim["value"]}"'
+    )
     _emit(as_json, _domain_payload(row), human)
 
 
@@ -285,6 +329,93 @@ def domain_verify(domain_id: str, as_json: Json = False) -> None:
     _emit(as_json, _domain_payload(row), f"{row.name}: {row.status}")
     if row.status != domains.VERIFIED:
         raise typer.Exit(1)
+
+
+def _campaign_payload(report: campaigns.Report) -> dict[str, Any]:
+    row = report.campaign.row
+    return {
+        "id": row.id,
+        "name": row.name,
+        "status": row.status,
+        "reason": row.status_reason,
+        "recipients": report.recipients,
+        "sent": report.sent,
+        "failed": report.failed,
+        "bounced": report.bounced,
+        "skipped": report.skipped,
+    }
+
+
+def _campaign_line(payload: dict[str, Any]) -> str:
+    reason = f" ({payload['reason']})" if payload["reason"] else ""
+    return (
+        f"{payload['id']} {payload['name']!r}: {payload['status']}{reason}; {payload['sent']} of "
+        f"{payload['recipients']} sent, {payload['failed']} failed ({payload['bounced']} bounced), "
+        f"{payload['skipped']} skipped"
+    )
+
+
+@campaign_app.command("list")
+def campaign_list(team: TeamId, as_json: Json = False) -> None:
+    """A team's campaigns, oldest first, with what their sending did so far."""
+
+    def reports(conn: Connection) -> list[dict[str, Any]]:
+        rows = campaigns.page_campaigns(conn, team, 0, 1000)
+        return [_campaign_payload(campaigns.campaign_report(conn, team, view.row.id)) for view in rows]
+
+    payloads = _write(reports)
+    if as_json:
+        print(json.dumps({"campaigns": payloads}))
+        return
+    table = Table("id", "name", "status", "recipients", "sent", "failed", "skipped", "reason")
+    for item in payloads:
+        table.add_row(
+            item["id"],
+            item["name"],
+            item["status"],
+            *(str(item[name]) for name in ("recipients", "sent", "failed", "skipped")),
+            item["reason"] or "",
+        )
+    console.print(table)
+
+
+CampaignId = Annotated[str, typer.Argument(help="Campaign ID (campaign_…).")]
+
+
+@campaign_app.command("status")
+def campaign_status(campaign: CampaignId, team: TeamId, as_json: Json = False) -> None:
+    """One campaign's state and counts."""
+    payload = _campaign_payload(_write(campaigns.campaign_report, team, campaign))
+    _emit(as_json, payload, _campaign_line(payload))
+
+
+@campaign_app.command("pause")
+def campaign_pause(campaign: CampaignId, team: TeamId, as_json: Json = False) -> None:
+    """Pause sending; every worker stops within a second."""
+    _steered(campaigns.pause_campaign, team, campaign, as_json)
+
+
+@campaign_app.command("resume")
+def campaign_resume(campaign: CampaignId, team: TeamId, as_json: Json = False) -> None:
+    """Resume a paused campaign where it stopped."""
+    _steered(campaigns.resume_campaign, team, campaign, as_json)
+
+
+@campaign_app.command("cancel")
+def campaign_cancel(campaign: CampaignId, team: TeamId, as_json: Json = False) -> None:
+    """Cancel a scheduled, sending or paused campaign for good."""
+    _steered(campaigns.cancel_campaign, team, campaign, as_json)
+
+
+def _steered(
+    change: Callable[[Connection, str, str], campaigns.Campaign], team: str, campaign: str, as_json: bool
+) -> None:
+    def changed(conn: Connection) -> campaigns.Report:
+        change(conn, team, campaign)
+        return campaigns.campaign_report(conn, team, campaign)
+
+    payload = _campaign_payload(_write(changed))
+    _emit(as_json, payload, _campaign_line(payload))
 
 
 def main() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,11 +21,27 @@ class Settings:
     redis_url: str | None = None
     webhook_allow_private: bool = False
     worker: str = "auto"
+    smtp_url: str | None = None
+    mail_dir: str | None = None
+    bounce_address: str | None = None
+    send_max_failures: int = 10
+    send_lease: float = 60.0
+
+    @property
+    def mail_folder(self) -> Path:
+        """Where messages are written with no SMTP relay: ``ROSTER_MAIL_DIR``, else ``mail/``
+        beside the SQLite file (or in the working directory)."""
+        if self.mail_dir:
+            return Path(self.mail_dir)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).resolve().parent / "mail"
+        return Path("mail").resolve()
 
     @property
     def inline_worker(self) -> bool:
-        """Whether the server delivers webhooks itself: by default on SQLite, where it is the
-        only process; on PostgreSQL ``roster worker`` processes do it."""
+        """Whether the server delivers webhooks and campaigns itself: by default on SQLite,
+        where it is the only process; on PostgreSQL ``roster worker`` processes do it."""
         if self.worker == "auto":
             return self.database_url.startswith("sqlite")
         return self.worker == "inline"
@@ -49,4 +68,9 @@ def load_settings() -> Settings:
         redis_url=env.get("ROSTER_REDIS_URL") or None,
         webhook_allow_private=env.get("ROSTER_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes"),
         worker=env.get("ROSTER_WORKER", "auto"),
+        smtp_url=env.get("ROSTER_SMTP_URL") or None,
+        mail_dir=env.get("ROSTER_MAIL_DIR") or None,
+        bounce_address=env.get("ROSTER_BOUNCE_ADDRESS") or None,
+        send_max_failures=int(env.get("ROSTER_SEND_MAX_FAILURES", "10")),
+        send_lease=float(env.get("ROSTER_SEND_LEASE", "60")),
     )

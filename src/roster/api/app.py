@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 
 import anyio
 from litestar import Litestar, Response, get
@@ -22,6 +23,8 @@ from roster.config import Settings, load_settings
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import instance_secret
 from roster.delivery import Worker
+from roster.dispatch import Dispatcher
+from roster.mail.transport import mailer_from
 from roster.storage.db import Database
 from roster.web import pages
 
@@ -41,13 +44,16 @@ async def readyz(state: State) -> Response[dict[str, str]]:
     return Response({"status": "ok", "database": "ok"})
 
 
-def delivering(worker: Worker) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """A lifespan that runs the webhook worker beside the server."""
+def delivering(
+    worker: Worker, dispatcher: Dispatcher
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan that runs the webhook and campaign workers beside the server."""
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         async with anyio.create_task_group() as group:
             group.start_soon(worker.run)
+            group.start_soon(dispatcher.run)
             yield
             group.cancel_scope.cancel()
 
@@ -61,7 +67,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     secret = settings.secret_key or db.run_write(instance_secret)
     links = PreferenceLinks(base_url=settings.base_url, secret=secret)
     rate_limit = RateLimit(settings.rate_limit, settings.redis_url)
-    state = {"services": Services(settings, db, links, rate_limit)}
+    mailer = mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url)
+    dispatcher = Dispatcher(
+        db,
+        mailer,
+        links,
+        bounce_address=settings.bounce_address,
+        max_failures=settings.send_max_failures,
+        lease=timedelta(seconds=settings.send_lease),
+    )
+    state = {"services": Services(settings, db, links, rate_limit, mailer)}
     return Litestar(
         route_handlers=[healthz, readyz, sendex.router, sendx.router, v1.router, pages.router],
         state=State(state),
@@ -79,8 +94,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
-        lifespan=[delivering(Worker(db, settings))] if settings.inline_worker else [],
-        on_shutdown=[db.close_loop_connection, db.dispose, rate_limit.close],
+        lifespan=[delivering(Worker(db, settings), dispatcher)] if settings.inline_worker else [],
+        on_shutdown=[mailer.close, db.close_loop_connection, db.dispose, rate_limit.close],
         debug=False,
     )
 

@@ -18,6 +18,7 @@ from roster.config import Settings
 from roster.core import teams
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import Principal
+from roster.mail.transport import Mailer
 from roster.storage.db import Database
 
 
@@ -29,6 +30,7 @@ class Services:
     db: Database
     links: PreferenceLinks
     rate_limit: RateLimit
+    mailer: Mailer
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Context:
     settings: Settings
     db: Database
     links: PreferenceLinks
+    mailer: Mailer
     principal: Principal | None
 
     @property
@@ -53,7 +56,7 @@ class Context:
 def provide_context(request: Request[Any, Any, Any]) -> Context:
     services: Services = request.app.state.services
     principal = request.scope.get("state", {}).get("principal")
-    return Context(services.settings, services.db, services.links, principal)
+    return Context(services.settings, services.db, services.links, services.mailer, principal)
 
 
 DEPENDENCIES = {"ctx": Provide(provide_context, sync_to_thread=False)}

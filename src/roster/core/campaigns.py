@@ -1,9 +1,15 @@
 """Campaigns: what is sent, from whom, when, and to whom (lists, tags and segments).
 
 A campaign is ``draft`` (no schedule), ``scheduled`` (a time in the future), ``sending``
-(send now), then ``sent``; ``scheduled`` and ``sending`` ones can be ``cancelled``. Sending
-mail is not part of Roster yet: a campaign is stored, validated, and its recipients are
-computable by ``recipients``, the one resolver every use of them goes through.
+(send now, or its time came), then ``sent``. A sending campaign can be ``paused`` (by a
+user, or by the worker after too many failures, saying why in ``status_reason``) and
+resumed; ``scheduled``, ``sending`` and ``paused`` ones can be ``cancelled``. Its recipients
+are computed by ``recipients``, the one resolver every use of them goes through; sending
+them mail is ``roster.core.sending``'s.
+
+What would fail mid-send is refused up front: a template that does not compile or render
+(400, naming the part and line), a sender whose domain is not verified and a campaign sent
+now that reaches nobody (409).
 """
 
 from __future__ import annotations
@@ -31,25 +37,31 @@ from sqlalchemy import (
 
 from roster.core import segments
 from roster.core.clock import now
+from roster.core.domains import VERIFIED
+from roster.core.emails import clean_email
 from roster.core.errors import Conflict, Invalid
 from roster.core.guards import LIVE
 from roster.core.named import MAX_NAME, clean_name, get_owned, page_owned
 from roster.ids import new_id
+from roster.mail.compose import TemplateProblem, compile_templates, context, render
 from roster.storage.db import Record
 from roster.storage.tables import (
     audiences,
+    campaign_recipients,
     campaign_targets,
     campaigns,
     contact_tags,
     contacts,
+    domains,
     memberships,
     senders,
     tags,
 )
 from roster.storage.tables import segments as segment_rows
 
-DRAFT, SCHEDULED, SENDING, SENT, CANCELLED = "draft", "scheduled", "sending", "sent", "cancelled"
-STATUSES = (DRAFT, SCHEDULED, SENDING, SENT, CANCELLED)
+DRAFT, SCHEDULED, SENDING, PAUSED = "draft", "scheduled", "sending", "paused"
+SENT, CANCELLED = "sent", "cancelled"
+STATUSES = (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED)
 SCHEDULE_LATER, SEND_NOW = 0, 1
 MAX_HTML = 1_000_000
 
@@ -163,7 +175,54 @@ def _check(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> dict[st
         values[name] = bool(fields.get(name))
     if (values["smart_send"] or values["send_in_contacts_timezone"]) and not values["preferred_timezone"]:
         raise Invalid("preferredTimezone", "is required with smartSend or sendInContactsTimezone")
+    values["reply_to"] = clean_email(fields["reply_to"], "replyTo")[0] if fields.get("reply_to") else None
+    _check_templates(values)
     return values
+
+
+SAMPLE_CONTACT = {"id": "contact_sample", "email": "sample@example.com", "firstName": "Sample"}
+
+
+def _check_templates(values: Mapping[str, Any]) -> None:
+    """``Invalid`` naming the part and line of a template that does not compile, or fails
+    when rendered for a sample contact, so that no error is left to be found mid-send."""
+    try:
+        templates = compile_templates(
+            values["subject"], values["html_code"], values["plain_text"], values["preview_text"]
+        )
+        render(templates, context(SAMPLE_CONTACT, {"name": values["name"]}, {}, "https://example.com/u"))
+    except TemplateProblem as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise Invalid(exc.part, f"is not a valid template ({where}{exc.reason})") from None
+
+
+def require_verified_sender(conn: Connection, campaign: Campaign) -> None:
+    """``Conflict`` unless the campaign's sender's domain is one of the team's verified ones."""
+    row = campaign.row
+    sender = conn.execute(
+        select(senders.c.email, senders.c.domain).where(senders.c.id == row.sender_id)
+    ).one()
+    verified = select(domains.c.id).where(
+        domains.c.team_id == row.team_id, domains.c.name == sender.domain, domains.c.status == VERIFIED
+    )
+    if conn.execute(verified).first() is None:
+        raise Conflict(
+            f"the sender {sender.email} is on the domain {sender.domain}, which is not verified: add it "
+            "(POST /api/v1/domains or `roster domain add`), publish its TXT records, then verify it"
+        )
+
+
+def _require_sendable(conn: Connection, campaign: Campaign) -> None:
+    """``Conflict`` unless the campaign's sender's domain is verified and, when it is sent
+    now, it reaches somebody."""
+    require_verified_sender(conn, campaign)
+    row = campaign.row
+    if row.status == SENDING and row.resolved_at is None:
+        anyone = select(contacts.c.id).where(recipients(conn, campaign)).limit(1)
+        if conn.execute(anyone).first() is None:
+            raise Conflict(
+                "the campaign has no recipients: its lists, tags and segments reach nobody who may be mailed"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +273,10 @@ def create_campaign(conn: Connection, team_id: str, fields: Mapping[str, Any]) -
                 for position, target in enumerate(targets)
             ],
         )
-    return get_campaign(conn, team_id, campaign_id)
+    campaign = get_campaign(conn, team_id, campaign_id)
+    if campaign.row.status != DRAFT:
+        _require_sendable(conn, campaign)
+    return campaign
 
 
 def _row(conn: Connection, team_id: str, campaign_id: str) -> Record:
@@ -239,11 +301,45 @@ def page_campaigns(
 def cancel_campaign(conn: Connection, team_id: str, campaign_id: str) -> Campaign:
     status = _row(conn, team_id, campaign_id).status
     if status not in LIVE:
-        raise Conflict(f"the campaign is {status}; only a scheduled or sending campaign can be cancelled")
+        raise Conflict(
+            f"the campaign is {status}; only a scheduled, sending or paused campaign can be cancelled"
+        )
     conn.execute(
         update(campaigns).where(campaigns.c.id == campaign_id).values(status=CANCELLED, updated_at=now())
     )
     return get_campaign(conn, team_id, campaign_id)
+
+
+def pause_campaign(conn: Connection, team_id: str, campaign_id: str) -> Campaign:
+    """Stop sending (workers see it before their next message) until resumed."""
+    status = _row(conn, team_id, campaign_id).status
+    if status not in (SCHEDULED, SENDING):
+        raise Conflict(f"the campaign is {status}; only a scheduled or sending campaign can be paused")
+    conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id)
+        .values(status=PAUSED, status_reason="paused by a user", updated_at=now())
+    )
+    return get_campaign(conn, team_id, campaign_id)
+
+
+def resume_campaign(conn: Connection, team_id: str, campaign_id: str) -> Campaign:
+    """Go on from where it stopped: sending, or scheduled if its time has not come yet."""
+    row = _row(conn, team_id, campaign_id)
+    if row.status != PAUSED:
+        raise Conflict(f"the campaign is {row.status}; only a paused campaign can be resumed")
+    stamp = now()
+    waiting = row.resolved_at is None and row.resolved_through is None and row.scheduled_at > stamp
+    conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id)
+        .values(
+            status=SCHEDULED if waiting else SENDING, status_reason=None, failures_in_row=0, updated_at=stamp
+        )
+    )
+    campaign = get_campaign(conn, team_id, campaign_id)
+    _require_sendable(conn, campaign)
+    return campaign
 
 
 def delete_campaign(conn: Connection, team_id: str, campaign_id: str) -> None:
@@ -291,8 +387,30 @@ def recipients(conn: Connection, campaign: Campaign) -> ColumnElement[bool]:
     )
 
 
-def campaign_report(conn: Connection, team_id: str, campaign_id: str) -> tuple[Campaign, int]:
-    """The campaign and how many recipients it has now."""
+@dataclass(frozen=True, slots=True)
+class Report:
+    campaign: Campaign
+    recipients: int  # who it reaches now, or, once sending started, who it was resolved to
+    sent: int
+    bounced: int
+    failed: int
+    skipped: int
+
+
+def campaign_report(conn: Connection, team_id: str, campaign_id: str) -> Report:
+    """The campaign and what became of its deliveries."""
     campaign = get_campaign(conn, team_id, campaign_id)
-    query = select(func.count()).select_from(contacts).where(recipients(conn, campaign))
-    return campaign, int(conn.execute(query).scalar_one())
+    counts = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(campaign_recipients.c.state == "sent"),
+            func.count().filter(campaign_recipients.c.bounced),
+            func.count().filter(campaign_recipients.c.state == "failed"),
+            func.count().filter(campaign_recipients.c.state == "skipped"),
+        ).where(campaign_recipients.c.campaign_id == campaign_id)
+    ).one()
+    resolved, sent, bounced, failed, skipped = (int(count) for count in counts)
+    if campaign.row.resolved_at is None and campaign.row.resolved_through is None:
+        query = select(func.count()).select_from(contacts).where(recipients(conn, campaign))
+        resolved = int(conn.execute(query).scalar_one())
+    return Report(campaign, resolved, sent, bounced, failed, skipped)

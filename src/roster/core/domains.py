@@ -9,6 +9,7 @@ import dns.resolver
 from sqlalchemy import Connection, delete, exists, insert, select, update
 
 from roster.core.clock import now
+from roster.core.dkim import new_key_pair
 from roster.core.errors import Conflict, Invalid, NotFound
 from roster.ids import new_id, random_token
 from roster.storage.db import Record
@@ -44,6 +45,20 @@ def verification_record(domain: Record) -> dict[str, str]:
     }
 
 
+def dkim_record(domain: Record) -> dict[str, str]:
+    """The TXT record that publishes the public half of the domain's DKIM key."""
+    return {
+        "type": "TXT",
+        "name": f"{domain.dkim_selector}._domainkey.{domain.name}",
+        "value": f"v=DKIM1; k=rsa; p={domain.dkim_public_key}",
+    }
+
+
+def dns_records(domain: Record) -> list[dict[str, str]]:
+    """Every record the team publishes for the domain: verification, then DKIM."""
+    return [verification_record(domain), dkim_record(domain)]
+
+
 def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = False) -> Record:
     name = clean_domain_name(name)
     taken = select(domains.c.id).where(domains.c.team_id == team_id, domains.c.name == name)
@@ -51,6 +66,7 @@ def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = Fa
         raise Conflict(f"domain `{name}` already exists")
     domain_id = new_id("domain")
     stamp = now()
+    key = new_key_pair(stamp)
     conn.execute(
         insert(domains).values(
             id=domain_id,
@@ -60,6 +76,9 @@ def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = Fa
             verification_token=random_token(32),
             created_at=stamp,
             verified_at=stamp if verified else None,
+            dkim_selector=key.selector,
+            dkim_private_key=key.private_pem,
+            dkim_public_key=key.public_base64,
         )
     )
     return get_domain(conn, team_id, domain_id)

@@ -9,11 +9,11 @@ from sqlalchemy import Connection, select
 from roster.core.errors import Conflict
 from roster.storage.tables import campaign_targets, campaigns
 
-LIVE = ("scheduled", "sending")
+LIVE = ("scheduled", "sending", "paused")
 
 
 def require_untargeted(conn: Connection, column: Any, object_id: str, kind: str) -> None:
-    """``Conflict`` if a scheduled or sending campaign includes or excludes the object."""
+    """``Conflict`` if a scheduled, sending or paused campaign includes or excludes the object."""
     live = (
         select(campaigns.c.id)
         .join(campaign_targets, campaign_targets.c.campaign_id == campaigns.c.id)
@@ -23,6 +23,6 @@ def require_untargeted(conn: Connection, column: Any, object_id: str, kind: str)
     campaign = conn.execute(live).first()
     if campaign is not None:
         raise Conflict(
-            f"the {kind} `{object_id}` is used by the campaign `{campaign.id}`, which is scheduled or "
-            "sending; cancel or delete that campaign first"
+            f"the {kind} `{object_id}` is used by the campaign `{campaign.id}`, which is scheduled, "
+            "sending or paused; cancel or delete that campaign first"
         )

@@ -4,6 +4,10 @@ A link's token names one membership (audience and contact) and carries an HMAC-S
 both under the instance's secret key, cut to 128 bits: unguessable, never expiring, with no
 email inside, and checked before the database is touched. It stops working when the
 membership's contact is deleted (its ID is never reused) or the secret key is changed.
+
+A campaign also reaches people through tags and segments, outside any list: their link
+names the team instead of an audience (the MAC tells which), and leaving there is
+unsubscribing from everything the team sends.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ from base64 import urlsafe_b64encode
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from roster.core import memberships as memberships_core
 from roster.core import topics
+from roster.core.clock import now
 from roster.core.errors import NotFound
 from roster.core.memberships import set_subscribed
 from roster.storage.db import Record
-from roster.storage.tables import audiences, memberships
+from roster.storage.tables import audiences, memberships, teams
 from roster.storage.tables import contacts as contacts_table
 
 _PART = 22  # characters of an ID body (base62), and of a 128-bit MAC (unpadded base64url)
@@ -37,29 +42,30 @@ class PreferenceLinks:
         self.base_url = base_url
         self._key = secret.encode()
 
-    def _mac(self, audience_id: str, contact_id: str) -> str:
-        digest = hmac.digest(self._key, f"{audience_id}:{contact_id}".encode(), "sha256")
+    def _mac(self, scope_id: str, contact_id: str) -> str:
+        digest = hmac.digest(self._key, f"{scope_id}:{contact_id}".encode(), "sha256")
         return urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
-    def token(self, audience_id: str, contact_id: str) -> str:
+    def token(self, scope_id: str, contact_id: str) -> str:
+        """The token of a contact's link in an audience (``list_…``) or its team (``team_…``)."""
         return (
-            audience_id.removeprefix("list_")
-            + contact_id.removeprefix("contact_")
-            + self._mac(audience_id, contact_id)
+            scope_id.partition("_")[2] + contact_id.removeprefix("contact_") + self._mac(scope_id, contact_id)
         )
 
-    def url(self, audience_id: str, contact_id: str) -> str:
-        return f"{self.base_url}/unsubscribe/{self.token(audience_id, contact_id)}"
+    def url(self, scope_id: str, contact_id: str) -> str:
+        return f"{self.base_url}/unsubscribe/{self.token(scope_id, contact_id)}"
 
     def parse(self, token: str) -> tuple[str, str]:
-        """``(audience_id, contact_id)`` named by a genuine token; ``NotFound`` otherwise."""
+        """``(scope_id, contact_id)`` named by a genuine token, the scope an audience
+        (``list_…``) or a team (``team_…``); ``NotFound`` otherwise."""
         if len(token) != 3 * _PART or not _TOKEN.fullmatch(token):
             raise NotFound("page")
-        audience_id = "list_" + token[:_PART]
         contact_id = "contact_" + token[_PART : 2 * _PART]
-        if not hmac.compare_digest(token[2 * _PART :], self._mac(audience_id, contact_id)):
-            raise NotFound("page")
-        return audience_id, contact_id
+        for prefix in ("list_", "team_"):
+            scope_id = prefix + token[:_PART]
+            if hmac.compare_digest(token[2 * _PART :], self._mac(scope_id, contact_id)):
+                return scope_id, contact_id
+        raise NotFound("page")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,25 @@ class Preferences:
     topics: list[Record]
 
 
+def _team_wide(conn: Connection, team_id: str, contact_id: str) -> Record:
+    row = conn.execute(
+        select(
+            teams.c.id.label("team_id"),
+            teams.c.name,
+            contacts_table.c.email,
+            (~contacts_table.c.unsubscribed).label("subscribed"),
+        )
+        .join(contacts_table, contacts_table.c.team_id == teams.c.id)
+        .where(teams.c.id == team_id, contacts_table.c.id == contact_id)
+    ).first()
+    if row is None:
+        raise NotFound("page")
+    return row
+
+
 def _membership(conn: Connection, audience_id: str, contact_id: str) -> Record:
+    if audience_id.startswith("team_"):
+        return _team_wide(conn, audience_id, contact_id)
     row = conn.execute(
         select(audiences.c.team_id, audiences.c.name, contacts_table.c.email, memberships.c.subscribed)
         .join_from(memberships, audiences, audiences.c.id == memberships.c.audience_id)
@@ -88,6 +112,8 @@ def _membership(conn: Connection, audience_id: str, contact_id: str) -> Record:
 
 def load(conn: Connection, audience_id: str, contact_id: str) -> Preferences:
     member = _membership(conn, audience_id, contact_id)
+    if audience_id.startswith("team_"):
+        return Preferences(member.name, member.email, member.subscribed, [])
     choices = topics.contact_topics(conn, member.team_id, audience_id, contact_id)
     return Preferences(member.name, member.email, member.subscribed, choices)
 
@@ -95,6 +121,8 @@ def load(conn: Connection, audience_id: str, contact_id: str) -> Preferences:
 def save_topics(conn: Connection, audience_id: str, contact_id: str, chosen: Collection[str]) -> None:
     """Apply the page's form: every topic of the audience is ticked or not."""
     member = _membership(conn, audience_id, contact_id)
+    if audience_id.startswith("team_"):
+        return
     for topic in topics.contact_topics(conn, member.team_id, audience_id, contact_id):
         wanted = topic.topic_id in chosen
         if wanted != topic.subscribed:
@@ -103,12 +131,22 @@ def save_topics(conn: Connection, audience_id: str, contact_id: str, chosen: Col
 
 def leave(conn: Connection, audience_id: str, contact_id: str) -> None:
     member = _membership(conn, audience_id, contact_id)
-    set_subscribed(conn, member.team_id, audience_id, contact_id, False)
+    if audience_id.startswith("team_"):
+        memberships_core.unsubscribe_everywhere(conn, member.team_id, contact_id)
+    else:
+        set_subscribed(conn, member.team_id, audience_id, contact_id, False)
 
 
 def rejoin(conn: Connection, audience_id: str, contact_id: str) -> None:
     member = _membership(conn, audience_id, contact_id)
-    set_subscribed(conn, member.team_id, audience_id, contact_id, True)
+    if audience_id.startswith("team_"):
+        conn.execute(
+            update(contacts_table)
+            .where(contacts_table.c.team_id == member.team_id, contacts_table.c.id == contact_id)
+            .values(unsubscribed=False, updated_at=now())
+        )
+    else:
+        set_subscribed(conn, member.team_id, audience_id, contact_id, True)
 
 
 def unsubscribe_everywhere(conn: Connection, audience_id: str, contact_id: str) -> None:

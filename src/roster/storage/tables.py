@@ -129,6 +129,10 @@ domains = Table(
     Column("verification_token", String(64), nullable=False),
     _created(),
     Column("verified_at", UTCDateTime),
+    # The DKIM key pair mail From this domain is signed with (PEM; the public half is published).
+    Column("dkim_selector", String(63)),
+    Column("dkim_private_key", Text),
+    Column("dkim_public_key", Text),
     UniqueConstraint("team_id", "name"),
 )
 
@@ -376,9 +380,18 @@ campaigns = Table(
     Column("preferred_time_condition", String(64)),
     Column("send_in_contacts_timezone", Boolean, nullable=False, server_default=false()),
     Column("smart_send", Boolean, nullable=False, server_default=false()),
+    # Sending: why the campaign is paused (or was sent to nobody), how far its recipients are
+    # resolved (the last contact ID; ``resolved_at`` once all are), deliveries failed in a row.
+    Column("reply_to", String(254)),
+    Column("status_reason", String(500)),
+    Column("resolved_through", ObjectId),
+    Column("resolved_at", UTCDateTime),
+    Column("failures_in_row", Integer, nullable=False, server_default="0"),
+    Column("sent_at", UTCDateTime),
     _created(),
     _updated(),
     Index(None, "team_id", "status"),
+    Index(None, "status", "scheduled_at"),
 )
 
 # What a campaign includes or excludes: one list, tag or segment per row.
@@ -396,6 +409,28 @@ campaign_targets = Table(
     Index(None, "audience_id"),
     Index(None, "tag_id"),
     Index(None, "segment_id"),
+)
+
+# One row per person a campaign is sent to, resolved once when sending starts. ``state``:
+# queued, sent, failed or skipped. A queued row is due at ``next_attempt_at``, which a worker
+# moves ahead when it claims the row (its lease) and after a failure it retries (the backoff).
+# ``audience_id`` is the included list that reached the contact: its unsubscribe link's.
+campaign_recipients = Table(
+    "campaign_recipients",
+    metadata,
+    Column("campaign_id", ObjectId, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("contact_id", ObjectId),
+    _team(),
+    Column("audience_id", ObjectId),
+    Column("state", String(8), nullable=False),
+    Column("attempts", SmallInteger, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("reply", String(500)),
+    Column("bounced", Boolean, nullable=False, server_default=false()),
+    Column("done_at", UTCDateTime),
+    PrimaryKeyConstraint("campaign_id", "contact_id"),
+    Index(None, "campaign_id", "state", "next_attempt_at"),
+    sqlite_with_rowid=False,
 )
 
 members = Table(

@@ -10,11 +10,16 @@ def test_domains_lifecycle(tenant: Tenant) -> None:
     assert domain["id"].startswith("domain_")
     assert domain["name"] == "news.example.org"
     assert domain["status"] == "pending"
-    [record] = domain["records"]
+    record, dkim = domain["records"]
     assert record["type"] == "TXT"
     assert record["name"] == "_roster.news.example.org"
     assert record["value"].startswith("roster-verification=")
     assert len(record["value"]) > len("roster-verification=") + 20
+    # The DKIM key's public half, to publish; the private half is never shown.
+    assert dkim["type"] == "TXT"
+    assert dkim["name"].endswith("._domainkey.news.example.org")
+    assert dkim["value"].startswith("v=DKIM1; k=rsa; p=MIIB")
+    assert "PRIVATE" not in created.text
 
     names = [d["name"] for d in tenant.get("/api/v1/domains").json()["data"]]
     assert names == ["example.com", "news.example.org"]

@@ -51,6 +51,17 @@ def test_campaign_validation(tenant: Tenant, other: Tenant) -> None:
         (campaign_body(ours, scheduleType=1), "at least one list"),
         (campaign_body(ours, smartSend=True), "preferredTimezone"),
         (campaign_body(ours, subject="x" * 256), "subject"),
+        (
+            campaign_body(ours, htmlCode="<p>\n{{ contact.firstName </p>"),
+            "`htmlCode`: is not a valid template (line 2",
+        ),
+        (campaign_body(ours, subject="Hi {% if %}"), "`subject`: is not a valid template"),
+        (campaign_body(ours, plainText="{{ 1 / 0 }}"), "ZeroDivisionError"),
+        (
+            campaign_body(ours, previewText="{% for i in range(10**9) %}{% endfor %}"),
+            "`previewText`: is not a valid template (OverflowError",
+        ),
+        (campaign_body(ours, replyTo="not an address"), "replyTo"),
     ]
     for body, expected in cases:
         response = tenant.sendx("POST", "/campaign", json=body)
@@ -77,6 +88,21 @@ def test_campaign_validation(tenant: Tenant, other: Tenant) -> None:
         "2099-06-01 09:00",
         "Asia/Tokyo",
     )
+    nobody = tenant.sendx(
+        "POST", "/campaign", json=campaign_body(ours, scheduleType=1, includedLists=[customers])
+    )
+    assert nobody.status_code == 409
+    assert "no recipients" in nobody.json()["message"]
+    elsewhere = made(tenant, "/sender", {"name": "Other", "email": "news@unverified.example"})["id"]
+    unverified = campaign_body(
+        elsewhere, scheduleType=0, scheduleCondition=later(), includedLists=[customers]
+    )
+    refused = tenant.sendx("POST", "/campaign", json=unverified)
+    assert refused.status_code == 409
+    assert "unverified.example, which is not verified" in refused.json()["message"]
+    assert made(tenant, "/campaign", campaign_body(elsewhere))["status"] == "draft"  # a draft may wait
+
+    made(tenant, "/contact", {"email": "someone@example.net", "lists": [customers]})
     assert made(tenant, "/campaign", campaign_body(ours, scheduleType=1, includedLists=[customers]))[
         "status"
     ] == ("sending")
@@ -150,6 +176,7 @@ def test_a_list_in_use_cannot_be_deleted_through_any_dialect(tenant: Tenant, sta
     ours = sender(tenant)
     audience = tenant.audience()  # a Sendex audience: the same object as a SendX list and a v1 audience
     tag = made(tenant, "/tag", {"name": "vip"})["id"]
+    made(tenant, "/contact", {"email": "vip@example.net", "tags": ["vip"]})
     schedule = (
         {"scheduleType": 0, "scheduleCondition": later()} if status == "scheduled" else {"scheduleType": 1}
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from roster.api.sendex import schemas
 from roster.core.clock import iso
-from roster.core.domains import verification_record
+from roster.core.domains import dns_records
 from roster.core.preferences import PreferenceLinks
 from roster.storage.db import Record
 
@@ -46,13 +46,12 @@ def topic(row: Mapping[str, Any]) -> schemas.Topic:
 
 
 def domain(row: Record) -> schemas.Domain:
-    record = verification_record(row)
     return schemas.Domain(
         id=row.id,
         name=row.name,
         status=row.status,
         created_at=iso(row.created_at),
-        records=[schemas.DomainRecord(**record)],
+        records=[schemas.DomainRecord(**record) for record in dns_records(row)],
     )
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from msgspec import UNSET
 
 from roster.api.sendx import schemas
-from roster.core.campaigns import Campaign
+from roster.core.campaigns import Campaign, Report
 from roster.core.contacts import Profile
 from roster.storage.db import Record
 
@@ -121,25 +121,31 @@ def campaign(view: Campaign) -> schemas.CampaignOut:
         status=row.status,
         created=time(row.created_at),
         updated=time(row.updated_at),
+        reply_to=row.reply_to,
+        status_reason=row.status_reason,
+        sent_at=time(row.sent_at) if row.sent_at else None,
         **view.targets,
     )
 
 
-def report(view: Campaign, recipient_count: int) -> schemas.ReportOut:
-    """Sending is not part of Roster yet: every delivery event count is zero."""
+def report(view: Report) -> schemas.ReportOut:
+    """Sent, bounced, failed and skipped come from the campaign's deliveries; opens, clicks,
+    unsubscribes and complaints are not tracked yet and are zero."""
     return schemas.ReportOut(
-        campaign_id=view.row.id,
-        status=view.row.status,
-        recipient_count=recipient_count,
+        campaign_id=view.campaign.row.id,
+        status=view.campaign.row.status,
+        recipient_count=view.recipients,
         link_stats=[],
-        sent_contact_count=0,
+        sent_contact_count=view.sent,
         opened_contact_count=0,
         opened_unique_contact_count=0,
         clicked_contact_count=0,
         clicked_unique_contact_count=0,
         unsubscribe_contact_count=0,
-        bounce_contact_count=0,
+        bounce_contact_count=view.bounced,
         spam_contact_count=0,
+        failed_contact_count=view.failed,
+        skipped_contact_count=view.skipped,
     )
 
 

@@ -187,6 +187,23 @@ class CampaignIn(Request, rename="camel"):
     excluded_segments: list[str] | None = None
     excluded_lists: list[str] | None = None
     excluded_tags: list[str] | None = None
+    reply_to: str | None = None
+
+
+class CampaignTestIn(Request, rename="camel"):
+    emails: list[str]
+
+
+class TestDelivery(Struct):
+    email: str
+    accepted: bool
+    reply: str
+
+
+class CampaignTestOut(Struct):
+    status: str
+    message: str
+    data: list[TestDelivery]
 
 
 class CampaignOut(Struct, rename="camel"):
@@ -214,6 +231,9 @@ class CampaignOut(Struct, rename="camel"):
     excluded_tags: list[str]
     created: str
     updated: str
+    reply_to: str | None
+    status_reason: str | None
+    sent_at: str | None
 
 
 class ReportOut(Struct, rename="camel"):
@@ -229,6 +249,8 @@ class ReportOut(Struct, rename="camel"):
     unsubscribe_contact_count: int
     bounce_contact_count: int
     spam_contact_count: int
+    failed_contact_count: int
+    skipped_contact_count: int
 
 
 class SegmentIn(Request):

@@ -11,13 +11,19 @@ from litestar.params import JSONBody, QueryParameter
 from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
-from roster.core import campaigns, senders, templates
+from roster.core import campaigns, senders, sending, templates
+from roster.core.clock import now
+from roster.core.errors import Invalid
+from roster.dispatch import Composer
+from roster.mail.transport import ACCEPTED
+
+MAX_TEST_EMAILS = 10
 
 CampaignType = Annotated[
     str | None,
     QueryParameter(
         name="campaignType",
-        description="Only campaigns of this status: draft, scheduled, sending, sent, cancelled",
+        description="Only campaigns of this status: draft, scheduled, sending, paused, sent, cancelled",
     ),
 ]
 
@@ -94,9 +100,43 @@ class CampaignController(Controller):
     async def get_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.CampaignOut:
         return render.campaign(await ctx.db.read(campaigns.get_campaign, ctx.team_id, identifier))
 
-    @post("/{identifier:str}/cancel", status_code=200, summary="Cancel a scheduled or sending campaign")
+    @post(
+        "/{identifier:str}/cancel", status_code=200, summary="Cancel a scheduled, sending or paused campaign"
+    )
     async def cancel_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.CampaignOut:
         return render.campaign(await ctx.db.write(campaigns.cancel_campaign, ctx.team_id, identifier))
+
+    @post("/{identifier:str}/pause", status_code=200, summary="Pause a scheduled or sending campaign")
+    async def pause_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.CampaignOut:
+        return render.campaign(await ctx.db.write(campaigns.pause_campaign, ctx.team_id, identifier))
+
+    @post("/{identifier:str}/resume", status_code=200, summary="Resume a paused campaign where it stopped")
+    async def resume_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.CampaignOut:
+        return render.campaign(await ctx.db.write(campaigns.resume_campaign, ctx.team_id, identifier))
+
+    @post(
+        "/{identifier:str}/test",
+        status_code=200,
+        summary="Send the campaign to up to 10 addresses now, without changing it",
+        **body(schemas.CampaignTestIn),
+    )
+    async def test_campaign(
+        self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.CampaignTestIn]
+    ) -> schemas.CampaignTestOut:
+        if not 1 <= len(data.emails) <= MAX_TEST_EMAILS:
+            raise Invalid("emails", f"must hold 1 to {MAX_TEST_EMAILS} addresses")
+        batch = await ctx.db.read(sending.test_batch, ctx.team_id, identifier, data.emails)
+        composer = Composer.of(batch, ctx.links, ctx.settings.bounce_address)
+        results = []
+        for letter in batch.letters:
+            reply = await ctx.mailer.send(composer.envelope(letter, now()))
+            results.append(schemas.TestDelivery(letter.email, reply.kind == ACCEPTED, str(reply)))
+        accepted = sum(result.accepted for result in results)
+        return schemas.CampaignTestOut(
+            status="success" if accepted == len(results) else "error",
+            message=f"{accepted} of {len(results)} test messages accepted by {ctx.mailer.description}",
+            data=results,
+        )
 
     @delete("/{identifier:str}", status_code=200, summary="Delete a campaign (not while it is sending)")
     async def delete_campaign(self, ctx: Ctx, identifier: PathId) -> schemas.Deleted:
@@ -110,4 +150,4 @@ class ReportController(Controller):
 
     @get("/campaign/{identifier:str}", summary="Get a campaign's report")
     async def campaign_report(self, ctx: Ctx, identifier: PathId) -> schemas.ReportOut:
-        return render.report(*await ctx.db.read(campaigns.campaign_report, ctx.team_id, identifier))
+        return render.report(await ctx.db.read(campaigns.campaign_report, ctx.team_id, identifier))

@@ -1,0 +1,187 @@
+"""The campaign worker: starts campaigns whose time has come, resolves their recipients, and
+sends their mail through the configured transports, recording each answer as it comes.
+
+One round (``run_once``): scheduled campaigns that are due start sending; the next chunk of
+an unresolved campaign's recipients is resolved; then a batch of due recipients of one
+campaign is claimed (campaigns take turns) and sent over the transports' connections, as
+many messages at once as they have connections, at the pace the transports' throttles allow.
+A batch holds at most a second's worth of messages at that pace, so that a contact is checked
+again at most about a second before its message goes. While a batch is sent, the campaign's
+status is read again every ``STATUS_EVERY``: a pause or a cancel stops the batch, and the
+recipients not sent yet are given back.
+
+Runs inside ``roster serve`` on the embedded default and in ``roster worker`` processes
+(as many as wanted) on PostgreSQL; see ``roster.core.sending`` for how they share work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio
+
+from roster.core import clock, sending
+from roster.core.campaigns import SENDING
+from roster.core.preferences import PreferenceLinks
+from roster.mail.compose import (
+    Envelope,
+    Headers,
+    Signer,
+    TemplateProblem,
+    Templates,
+    compile_templates,
+    context,
+    message,
+    render,
+)
+from roster.mail.transport import ACCEPTED, REJECTED, Mailer, Reply
+from roster.storage.db import Database
+
+log = logging.getLogger("roster.dispatch")
+
+BATCH = 200
+STATUS_EVERY = 0.5  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Composer:
+    """Turns a claimed campaign's letters into messages."""
+
+    batch: sending.Batch
+    templates: Templates
+    links: PreferenceLinks
+    bounce_address: str | None
+
+    @classmethod
+    def of(cls, batch: sending.Batch, links: PreferenceLinks, bounce_address: str | None) -> Composer:
+        row = batch.campaign
+        templates = compile_templates(row.subject, row.html_code, row.plain_text, row.preview_text)
+        return cls(batch, templates, links, bounce_address)
+
+    def envelope(self, letter: sending.Letter, moment: datetime) -> Envelope:
+        campaign, sender, dkim = self.batch.campaign, self.batch.sender, self.batch.dkim
+        scope = letter.audience_id or campaign.team_id
+        unsubscribe = self.links.url(scope, letter.contact_id)
+        person = {
+            **letter.fields,
+            "id": letter.contact_id,
+            "email": letter.email,
+            "firstName": letter.first_name,
+            "lastName": letter.last_name,
+            "company": letter.company,
+        }
+        rendered = render(
+            self.templates,
+            context(
+                person,
+                {"id": campaign.id, "name": campaign.name, "subject": campaign.subject},
+                {"name": sender.name, "email": sender.email},
+                unsubscribe,
+            ),
+        )
+        headers = Headers(
+            from_name=sender.name,
+            from_email=sender.email,
+            to_name=" ".join(part for part in (letter.first_name, letter.last_name) if part),
+            to_email=letter.email,
+            reply_to=campaign.reply_to,
+            unsubscribe_url=unsubscribe,
+            list_name=letter.audience_name or campaign.name,
+            list_id=f"{letter.audience_id or campaign.id}.{sender.domain}",
+            feedback_id=f"{campaign.id}:{campaign.team_id}:roster",
+            recipient_tag=f"{campaign.id}/{letter.contact_id}",
+        )
+        signer = Signer(dkim.name, dkim.dkim_selector, dkim.dkim_private_key.encode()) if dkim else None
+        return message(rendered, headers, moment, signer=signer, bounce_address=self.bounce_address)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        mailer: Mailer,
+        links: PreferenceLinks,
+        *,
+        bounce_address: str | None = None,
+        max_failures: int = 10,
+        lease: timedelta = sending.LEASE,
+        now: Callable[[], datetime] = clock.now,
+    ) -> None:
+        self.db = db
+        self.mailer = mailer
+        self.links = links
+        self.bounce_address = bounce_address
+        self.max_failures = max_failures
+        self.lease = lease
+        self.now = now
+        self.last_campaign: str | None = None
+
+    async def run_once(self) -> int:
+        """One round; how many recipients it claimed (0 when there was nothing to do)."""
+        await self.db.write(sending.promote_due, self.now())
+        await self.db.write(sending.resolve_next, self.now())
+        room = min(BATCH, await self.mailer.available())
+        if room <= 0:
+            return 0
+        batch = await self.db.write(
+            sending.claim, self.now(), room, lease=self.lease, after=self.last_campaign
+        )
+        if batch is None:
+            for campaign_id in await self.db.write(sending.finish_done, self.now()):
+                log.info("campaign %s sent", campaign_id)
+            return 0
+        self.last_campaign = batch.campaign.id
+        await self._send(batch)
+        return len(batch.letters) or 1
+
+    async def _send(self, batch: sending.Batch) -> None:
+        composer = Composer.of(batch, self.links, self.bounce_address)
+        pending = list(batch.letters)
+        checked = time.monotonic()
+        stopped = False
+
+        async def still_sending() -> bool:
+            nonlocal checked, stopped
+            if not stopped and time.monotonic() - checked >= STATUS_EVERY:
+                checked = time.monotonic()
+                stopped = await self.db.read(sending.status, batch.campaign.id) != SENDING
+            return not stopped
+
+        async def deliver() -> None:
+            while pending and await still_sending():
+                letter = pending.pop(0)
+                reply = await self._deliver(composer, letter)
+                await self.db.write(
+                    sending.record, batch, letter, reply, self.now(), max_failures=self.max_failures
+                )
+                if reply.kind != ACCEPTED:
+                    log.info("campaign %s to %s: %s", batch.campaign.id, letter.contact_id, reply)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(min(self.mailer.connections, len(pending))):
+                group.start_soon(deliver)
+        if pending:
+            await self.db.write(
+                sending.release, batch.campaign.id, [letter.contact_id for letter in pending], self.now()
+            )
+
+    async def _deliver(self, composer: Composer, letter: sending.Letter) -> Reply:
+        try:
+            envelope = composer.envelope(letter, self.now())
+        except TemplateProblem as exc:
+            return Reply(REJECTED, None, f"the template failed for this contact: {exc}")
+        return await self.mailer.send(envelope)
+
+    async def run(self, *, idle: float = 1.0) -> None:
+        """Send forever, polling every ``idle`` seconds when there is nothing to do."""
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception:
+                log.exception("campaign round failed; retrying")
+            await anyio.sleep(idle)
