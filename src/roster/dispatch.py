@@ -176,7 +176,7 @@ class Dispatcher:
             return Reply(REJECTED, None, f"the template failed for this contact: {exc}")
         return await self.mailer.send(envelope)
 
-    async def run(self, *, idle: float = 1.0) -> None:
+    async def run(self, *, idle: float = 0.5) -> None:
         """Send forever, polling every ``idle`` seconds when there is nothing to do."""
         while True:
             try:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, null, select, update
+from sqlalchemy import Connection, and_, bindparam, func, literal, null, select, update
 from sqlalchemy.sql import insert
 
 from roster.core import outbox
@@ -47,6 +47,7 @@ from roster.core.domains import VERIFIED
 from roster.core.emails import clean_email
 from roster.mail.transport import ACCEPTED, REJECTED, UNUSABLE, Reply
 from roster.storage.db import Record
+from roster.storage.prepared import Prepared
 from roster.storage.tables import (
     audiences,
     campaign_recipients,
@@ -315,6 +316,22 @@ def _failed_in_row(conn: Connection, campaign_id: str, reply: Reply, moment: dat
         )
 
 
+# A message accepted: the hottest write of sending, one per message.
+_SENT = Prepared(
+    update(campaign_recipients)
+    .where(
+        campaign_recipients.c.campaign_id == bindparam("campaign"),
+        campaign_recipients.c.contact_id == bindparam("contact"),
+    )
+    .values(state=DONE_SENT, reply=bindparam("answer"), done_at=bindparam("moment"))
+)
+_NO_FAILURES = Prepared(
+    update(campaigns)
+    .where(campaigns.c.id == bindparam("campaign"), campaigns.c.failures_in_row > 0)
+    .values(failures_in_row=0)
+)
+
+
 def record(
     conn: Connection, batch: Batch, letter: Letter, reply: Reply, moment: datetime, *, max_failures: int
 ) -> None:
@@ -322,12 +339,9 @@ def record(
     campaign_id, team_id = batch.campaign.id, batch.campaign.team_id
     text = str(reply)[:500]
     if reply.kind == ACCEPTED:
-        _finish(conn, campaign_id, letter.contact_id, state=DONE_SENT, reply=text, done_at=moment)
-        conn.execute(
-            update(campaigns)
-            .where(campaigns.c.id == campaign_id, campaigns.c.failures_in_row > 0)
-            .values(failures_in_row=0)
-        )
+        sent = {"campaign": campaign_id, "contact": letter.contact_id, "answer": text, "moment": moment}
+        _SENT.run(conn, sent)
+        _NO_FAILURES.run(conn, {"campaign": campaign_id})
         return
     if reply.kind == UNUSABLE:
         release(conn, campaign_id, [letter.contact_id], moment)

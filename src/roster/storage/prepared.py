@@ -84,6 +84,13 @@ class Prepared:
         converted = zip(raw, plan.results, strict=True)
         return plan.row._make([value if convert is None else convert(value) for value, convert in converted])
 
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run a statement that returns no rows; how many rows it changed."""
+        cursor, _ = self._cursor(conn, params)
+        count = int(cursor.rowcount)
+        cursor.close()
+        return count
+
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any | None:
         cursor, plan = self._cursor(conn, params)
         raw = cursor.fetchone()
