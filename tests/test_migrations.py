@@ -161,3 +161,29 @@ def test_migration_0011_finds_the_contacts_there_were_and_goes_back(
         found.append(database.run_read(search.contact_ids, team_id, "ched@EXA", 0, 10))
         database.dispose()
     assert found == [[contact_id], [contact_id]]
+
+
+def test_migration_0015_gives_existing_domains_a_dkim_key_and_goes_back(tmp_path: Path) -> None:
+    with fresh_database(tmp_path) as url:
+        database = Database(url)
+        command.upgrade(alembic_config(database), "0014")
+        with database.engine.begin() as conn:
+            team_id, _ = _team_with_a_contact(conn, "older")
+            conn.execute(
+                insert(tables.domains).values(
+                    id=new_id("domain"),
+                    team_id=team_id,
+                    name="older.example",
+                    status="verified",
+                    verification_token="t" * 32,
+                    created_at=NOW,
+                )
+            )
+        upgrade(database)
+        with database.engine.connect() as conn:
+            domain = conn.execute(select(tables.domains)).one()
+        assert domain.dkim_selector.startswith("roster")
+        assert domain.dkim_private_key.startswith("-----BEGIN RSA PRIVATE KEY-----")
+        assert len(domain.dkim_public_key) > 300
+        command.downgrade(alembic_config(database), "0014")
+        database.dispose()

@@ -182,7 +182,7 @@ def worker(as_json: Json = False) -> None:
 
     settings = load_settings()
     transport = _transport(settings)
-    db = _database()
+    db = _database(bulk=True)  # resolving a campaign reads a team's contacts whole
     migrations.upgrade(db)
     secret = settings.secret_key or db.run_write(instance_secret)
     mailer = mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url)

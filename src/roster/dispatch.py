@@ -152,7 +152,7 @@ class Dispatcher:
             return not stopped
 
         async def deliver() -> None:
-            while pending and await still_sending():
+            while await still_sending() and pending:
                 letter = pending.pop(0)
                 reply = await self._deliver(composer, letter)
                 await self.db.write(
@@ -161,13 +161,15 @@ class Dispatcher:
                 if reply.kind != ACCEPTED:
                     log.info("campaign %s to %s: %s", batch.campaign.id, letter.contact_id, reply)
 
-        async with anyio.create_task_group() as group:
-            for _ in range(min(self.mailer.connections, len(pending))):
-                group.start_soon(deliver)
-        if pending:
-            await self.db.write(
-                sending.release, batch.campaign.id, [letter.contact_id for letter in pending], self.now()
-            )
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(min(self.mailer.connections, len(pending))):
+                    group.start_soon(deliver)
+        finally:
+            unsent = [letter.contact_id for letter in pending]
+            if unsent:  # paused or cancelled, or the round failed: they go back to the queue now
+                with anyio.CancelScope(shield=True):
+                    await self.db.write(sending.release, batch.campaign.id, unsent, self.now())
 
     async def _deliver(self, composer: Composer, letter: sending.Letter) -> Reply:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from roster.mail.transport import MailFolder, SmtpTransport, mailer_from, parse_smtp_url
@@ -55,3 +56,18 @@ def test_several_relays_are_used_in_turn_and_described_without_passwords(tmp_pat
     folder = mailer_from(None, tmp_path / "mail")
     assert isinstance(folder.transports[0], MailFolder)
     assert folder.description == f"files in {tmp_path / 'mail'}"
+
+
+def test_a_window_cap_leaves_no_room_once_it_is_used_up() -> None:
+    async def use_it_up() -> tuple[int, int, int]:
+        transport = SmtpTransport(parse_smtp_url("smtp://relay?rate=100&window=3/hour"))
+        before = await transport.throttle.available()
+        for _ in range(3):
+            with anyio.fail_after(1):
+                await transport.throttle.wait()
+        after = await transport.throttle.available()
+        paced = await SmtpTransport(parse_smtp_url("smtp://relay?rate=7")).throttle.available()
+        return before, after, paced
+
+    # The worker claims no more than the room the throttle leaves: none until the hour is over.
+    assert anyio.run(use_it_up) == (3, 0, 7)

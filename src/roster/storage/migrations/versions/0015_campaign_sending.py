@@ -2,14 +2,21 @@
 
 Revision ID: 0015
 Revises: 0014
+
+Domains added before this revision get their DKIM key pair here, as new ones do when they
+are added (``roster.core.dkim``).
 """
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 revision: str = "0015"
 down_revision: str | None = "0014"
@@ -25,6 +32,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dkim_selector", sa.String(length=63), nullable=True))
         batch.add_column(sa.Column("dkim_private_key", sa.Text(), nullable=True))
         batch.add_column(sa.Column("dkim_public_key", sa.Text(), nullable=True))
+    _give_existing_domains_dkim_keys()
     with op.batch_alter_table("campaigns") as batch:
         batch.add_column(sa.Column("reply_to", sa.String(length=254), nullable=True))
         batch.add_column(sa.Column("status_reason", sa.String(length=500), nullable=True))
@@ -62,6 +70,37 @@ def upgrade() -> None:
         "campaign_recipients",
         ["campaign_id", "state", "next_attempt_at"],
     )
+
+
+def _give_existing_domains_dkim_keys() -> None:
+    domains = sa.table(
+        "domains",
+        sa.column("id", sa.String),
+        sa.column("dkim_selector", sa.String),
+        sa.column("dkim_private_key", sa.Text),
+        sa.column("dkim_public_key", sa.Text),
+    )
+    bind = op.get_bind()
+    selector = f"roster{datetime.now(UTC):%Y%m}"
+    for (domain_id,) in bind.execute(sa.select(domains.c.id)).all():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        bind.execute(
+            sa.update(domains)
+            .where(domains.c.id == domain_id)
+            .values(
+                dkim_selector=selector,
+                dkim_private_key=private.decode(),
+                dkim_public_key=b64encode(public).decode(),
+            )
+        )
 
 
 def downgrade() -> None:
