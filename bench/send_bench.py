@@ -276,7 +276,10 @@ def main() -> None:
     sink.stdout.readline()
     pg_name = None
     try:
+        started = time.perf_counter()
         made = messages(1000)
+        composing = (time.perf_counter() - started) / len(made) * 1000
+        print(f"composing one message (render, text from HTML, MIME, DKIM): {composing:.2f} ms", flush=True)
         total = min(args.baseline, args.recipients)
         alone = rate_of(raw_client, port, total, made, args.connections)
         print(f"sink alone (raw pipelined client): {alone:,.0f} msg/s", flush=True)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy import Connection
 
 from roster.config import Settings, load_settings
@@ -137,14 +137,14 @@ def serve(
         console.print(
             f"Roster serving on [bold]http://{settings.host}:{settings.port}[/bold]  (docs: {url}/docs)"
         )
-        if transport:
-            console.print(f"Sending campaigns to {transport}")
         if created:
             console.print(
                 f"Created team [bold]{created['team_id']}[/bold] and a full-access API key "
                 "(shown only now, keep it safe):"
             )
             console.print(f"  [bold green]{created['token']}[/bold green]")
+        if transport:
+            console.print(f"Sending campaigns to {transport}")
     Granian(
         "roster.api.app:served_app",
         address=settings.host,
@@ -367,7 +367,10 @@ def campaign_list(team: TeamId, as_json: Json = False) -> None:
     if as_json:
         print(json.dumps({"campaigns": payloads}))
         return
-    table = Table("id", "name", "status", "recipients", "sent", "failed", "skipped", "reason")
+    table = Table(
+        Column("id", no_wrap=True, min_width=31),  # whole, to paste into a command
+        "name", "status", "recipients", "sent", "failed", "skipped", "reason",
+    )  # fmt: skip
     for item in payloads:
         table.add_row(
             item["id"],
