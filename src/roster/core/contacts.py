@@ -11,7 +11,6 @@ written.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -39,7 +38,7 @@ from roster.storage.tables import (
 from roster.storage.tables import (
     memberships as membership_rows,
 )
-from roster.storage.upsert import in_id_list, upsert_statement
+from roster.storage.upsert import id_list, in_id_list, upsert_statement
 
 MAX_TEXT = {"first_name": 255, "last_name": 255, "company": 255, "last_tracked_ip": 45}
 SOURCE_API = 1
@@ -121,7 +120,7 @@ def profiles(conn: Connection, ids: Sequence[str]) -> list[Profile]:
     """The contacts with these IDs, oldest first, with their lists, tags and custom values."""
     if not ids:
         return []
-    params = {"ids": json.dumps(list(ids))}
+    params = {"ids": id_list(conn.dialect.name, ids)}
     found = {row.id: Profile(row) for row in _by_ids(conn.dialect.name).all(conn, params)}
     for relation in _relations(conn.dialect.name).all(conn, params):
         profile = found[relation.contact_id]
