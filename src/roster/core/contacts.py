@@ -78,14 +78,22 @@ _PAGE = Prepared(
 )
 
 
+_BY_ID = Prepared(
+    select(contacts).where(contacts.c.team_id == bindparam("team_id"), contacts.c.id == bindparam("key"))
+)
+_BY_EMAIL = Prepared(
+    select(contacts).where(
+        contacts.c.team_id == bindparam("team_id"), contacts.c.email_normalized == bindparam("key")
+    )
+)
+
+
 def find(conn: Connection, team_id: str, identifier: str) -> Record:
     """The team's contact named by its ID or its email; ``NotFound`` otherwise."""
-    query = select(contacts).where(contacts.c.team_id == team_id)
     if looks_like("contact", identifier):
-        query = query.where(contacts.c.id == identifier)
+        row = _BY_ID.first(conn, {"team_id": team_id, "key": identifier})
     else:
-        query = query.where(contacts.c.email_normalized == identifier.strip().lower())
-    row = conn.execute(query).first()
+        row = _BY_EMAIL.first(conn, {"team_id": team_id, "key": identifier.strip().lower()})
     if row is None:
         raise NotFound("contact", identifier)
     return row
@@ -121,7 +129,15 @@ def profiles(conn: Connection, ids: Sequence[str]) -> list[Profile]:
     if not ids:
         return []
     params = {"ids": id_list(conn.dialect.name, ids)}
-    found = {row.id: Profile(row) for row in _by_ids(conn.dialect.name).all(conn, params)}
+    return _related(conn, _by_ids(conn.dialect.name).all(conn, params))
+
+
+def _related(conn: Connection, rows: Sequence[Record]) -> list[Profile]:
+    """Profiles of these contact rows, with their lists, tags and custom values."""
+    if not rows:
+        return []
+    found = {row.id: Profile(row) for row in rows}
+    params = {"ids": id_list(conn.dialect.name, list(found))}
     for relation in _relations(conn.dialect.name).all(conn, params):
         profile = found[relation.contact_id]
         if relation.kind == "list":
@@ -134,7 +150,7 @@ def profiles(conn: Connection, ids: Sequence[str]) -> list[Profile]:
 
 
 def get_profile(conn: Connection, team_id: str, identifier: str) -> Profile:
-    return profiles(conn, [find(conn, team_id, identifier).id])[0]
+    return _related(conn, [find(conn, team_id, identifier)])[0]
 
 
 def page_counted(
