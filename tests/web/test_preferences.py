@@ -54,6 +54,15 @@ def test_form_post_applies_topic_choices(tenant: Tenant, member: dict[str, Any])
     assert state(tenant, member) == {"subscribed": True, "Weekly": False, "Launches": True}
 
 
+def test_a_post_that_names_no_action_changes_nothing(tenant: Tenant, member: dict[str, Any]) -> None:
+    before = state(tenant, member)
+    for form in ({}, {"topic": [member["launches"]["id"]]}, {"action": "explode"}):
+        response = tenant.client.post(member["path"], data=form)
+        assert response.status_code == 400, form
+    assert tenant.client.post(member["path"], content=b"").status_code == 400
+    assert state(tenant, member) == before == {"subscribed": True, "Weekly": True, "Launches": False}
+
+
 def test_leave_and_rejoin(tenant: Tenant, member: dict[str, Any]) -> None:
     tenant.client.post(member["path"], data={"action": "leave"})
     assert state(tenant, member)["subscribed"] is False

@@ -74,14 +74,16 @@ async def change(request: Request[Any, Any, Any], ctx: Ctx, token: PathId) -> Re
         if form.get("List-Unsubscribe") == "One-Click":
             await ctx.db.write(preferences.leave, audience_id, contact_id)
             return Response("Unsubscribed.", status_code=200, media_type="text/plain", headers=_HEADERS)
-        action = str(form.get("action", "save"))
+        # The page's buttons always name their action; a POST that names none (an empty one,
+        # say, from a scanner) changes nothing rather than untick every topic.
+        action = str(form.get("action", ""))
         if action == "save":
             chosen = {str(value) for value in form.getall("topic", [])}
             await ctx.db.write(preferences.save_topics, audience_id, contact_id, chosen)
         elif action in _ACTIONS:
             await ctx.db.write(_ACTIONS[action], audience_id, contact_id)
         else:
-            return _html("Unknown action.", status=400)
+            return _html("Choose what to change on the page.", status=400)
         prefs = await ctx.db.read(preferences.load, audience_id, contact_id)
         return _page(prefs, _MESSAGES[action])
     except NotFound:
