@@ -64,6 +64,11 @@ DEPENDENCIES = {"ctx": Provide(provide_context, sync_to_thread=False)}
 Ctx = NamedDependency[Context]
 PathId = FromPath[str]
 
+# How far paging may reach, in every dialect: past any team's size, and well inside the
+# 64-bit integers the databases take (a larger offset was a 500).
+MAX_OFFSET = 1_000_000_000
+MAX_PAGE = 10_000_000  # pages of up to 100 items reach MAX_OFFSET
+
 T = TypeVar("T", bound=msgspec.Struct)
 
 TokenReader = Callable[[ASGIConnection[Any, Any, Any, Any]], str | None]

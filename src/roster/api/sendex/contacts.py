@@ -7,12 +7,14 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
-from roster.api.common import Ctx, PathId, body, sent
+from roster.api.common import MAX_OFFSET, Ctx, PathId, body, sent
 from roster.api.sendex import render, schemas
 from roster.core import memberships, topics
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Number of contacts to return (1–200)")]
-Offset = Annotated[int, QueryParameter(ge=0, description="Pagination offset")]
+Offset = Annotated[
+    int, QueryParameter(ge=0, le=MAX_OFFSET, description=f"Pagination offset (at most {MAX_OFFSET:,})")
+]
 
 
 class ContactController(Controller):

@@ -6,7 +6,12 @@ from typing import Annotated
 
 from litestar.params import QueryParameter
 
-Offset = Annotated[int, QueryParameter(ge=0, description="Number of records to skip")]
+from roster.api.common import MAX_OFFSET
+
+Offset = Annotated[
+    int,
+    QueryParameter(ge=0, le=MAX_OFFSET, description=f"Number of records to skip (at most {MAX_OFFSET:,})"),
+]
 Limit = Annotated[
     int, QueryParameter(ge=1, le=100, description="Maximum number of records to return (1–100)")
 ]

@@ -7,11 +7,13 @@ from typing import Annotated
 from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
-from roster.api.common import Ctx, PathId, body, sent
+from roster.api.common import MAX_PAGE, Ctx, PathId, body, sent
 from roster.api.v1 import render, schemas
 from roster.core import audiences, contacts, memberships
 
-Page = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
+Page = Annotated[
+    int, QueryParameter(ge=1, le=MAX_PAGE, description=f"Page number, from 1 (at most {MAX_PAGE:,})")
+]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page (1–100)")]
 Search = Annotated[
     str | None, QueryParameter(min_length=1, max_length=255, description="Substring of a name or email")
