@@ -106,7 +106,12 @@ class StrictJSON(MsgspecDTO[T], Generic[T]):
     """
 
     def decode_bytes(self, value: bytes) -> Any:
-        return msgspec.json.decode(value, type=self.model_type, strict=True)
+        try:
+            return msgspec.json.decode(value, type=self.model_type, strict=True)
+        except UnicodeDecodeError as exc:
+            raise msgspec.DecodeError(f"it is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except RecursionError:
+            raise msgspec.DecodeError("it nests too deep") from None
 
 
 def body(model: type[msgspec.Struct]) -> dict[str, Any]:

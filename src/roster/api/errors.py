@@ -73,6 +73,13 @@ def classify(exc: Exception, request: Request[Any, Any, Any]) -> Problem:
         return Problem(422, "validation_error", str(exc))
     if isinstance(exc, msgspec.DecodeError):
         return Problem(400, "invalid_json", f"request body is not valid JSON: {exc}")
+    # Litestar's own JSON decoding of a body (routes whose body is not a struct)
+    if isinstance(exc, UnicodeDecodeError):
+        return Problem(
+            400, "invalid_json", f"request body is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        )
+    if isinstance(exc, RecursionError) and "deserializing" in str(exc):
+        return Problem(400, "invalid_json", "request body is not valid JSON: it nests too deep")
     if isinstance(exc, ValidationException):
         return Problem(422, "validation_error", _validation_message(exc))
     if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
