@@ -40,3 +40,25 @@ def test_broken_bodies_are_refused_in_every_dialect(tenant: Tenant, body: bytes)
             assert shape["status"] == "error", path
         else:
             assert shape["statusCode"] == response.status_code, path
+
+
+def test_control_characters_in_text_are_refused_and_nothing_is_written(tenant: Tenant) -> None:
+    nul = "\u0000"
+    sendx = tenant.sendx("POST", "/contact", json={"email": "nul@example.net", "firstName": f"A{nul}B"})
+    assert sendx.status_code == 400, sendx.text
+    assert "firstName" in sendx.json()["message"]
+    assert "control characters" in sendx.json()["message"]
+    sendex = tenant.post("/api/v1/audiences", json={"name": f"News{nul}", "domain": "example.com"})
+    assert (sendex.status_code, sendex.json()["name"]) == (422, "validation_error")
+    v1 = tenant.v1("POST", "/contacts", json={"email": "nul@example.net", "lastName": f"x{chr(7)}"})
+    assert v1.status_code == 400
+    assert "lastName" in v1.json()["message"]
+    nested = tenant.sendx(
+        "POST", "/contact", json={"email": "nul@example.net", "customFields": {"field_x": f"a{nul}"}}
+    )
+    assert nested.status_code == 400
+    assert "customFields.field_x" in nested.json()["message"]
+    assert tenant.sendx("GET", "/contact/nul@example.net").status_code == 404
+    # Tabs and line breaks are text, not control characters to refuse.
+    fine = tenant.sendx("POST", "/contact", json={"email": "tab@example.net", "firstName": "A\tB"})
+    assert fine.status_code in (200, 201), fine.text

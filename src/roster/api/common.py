@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -16,6 +17,7 @@ from litestar.params import FromPath
 from roster.api.rate_limit import RateLimit
 from roster.config import Settings
 from roster.core import teams
+from roster.core.errors import Invalid
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import Principal
 from roster.mail.transport import Mailer
@@ -107,11 +109,43 @@ class StrictJSON(MsgspecDTO[T], Generic[T]):
 
     def decode_bytes(self, value: bytes) -> Any:
         try:
-            return msgspec.json.decode(value, type=self.model_type, strict=True)
+            decoded = msgspec.json.decode(value, type=self.model_type, strict=True)
         except UnicodeDecodeError as exc:
             raise msgspec.DecodeError(f"it is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
         except RecursionError:
             raise msgspec.DecodeError("it nests too deep") from None
+        # JSON carries a control character only as an escape (raw ones are invalid JSON), so a
+        # body without one needs no walk.
+        if b"\\u00" in value:
+            field = _with_control(decoded, "")
+            if field is not None:
+                raise Invalid(field or "body", "must not contain control characters (such as NUL)")
+        return decoded
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _with_control(value: Any, path: str) -> str | None:
+    """The name of the first field of ``value`` whose text holds a control character other
+    than tab, line feed and carriage return (NUL is refused by PostgreSQL, and none belongs
+    in a name, an address or a message)."""
+    if isinstance(value, str):
+        return path if _CONTROL.search(value) else None
+    if isinstance(value, msgspec.Struct):
+        items = [(field.encode_name, getattr(value, field.name)) for field in msgspec.structs.fields(value)]
+    elif isinstance(value, dict):
+        items = [(str(key), item) for key, item in value.items()]
+        items += [(str(key), key) for key in value if isinstance(key, str)]
+    elif isinstance(value, list | tuple):
+        items = [(str(index), item) for index, item in enumerate(value)]
+    else:
+        return None
+    for name, item in items:
+        found = _with_control(item, f"{path}.{name}" if path else name)
+        if found is not None:
+            return found
+    return None
 
 
 def body(model: type[msgspec.Struct]) -> dict[str, Any]:
