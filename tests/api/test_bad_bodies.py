@@ -62,3 +62,15 @@ def test_control_characters_in_text_are_refused_and_nothing_is_written(tenant: T
     # Tabs and line breaks are text, not control characters to refuse.
     fine = tenant.sendx("POST", "/contact", json={"email": "tab@example.net", "firstName": "A\tB"})
     assert fine.status_code in (200, 201), fine.text
+
+
+@pytest.mark.parametrize("amount", ["1e308", "1e400", "-1e308", "10000000000000"])
+def test_revenue_beyond_any_sum_is_refused_and_counts_nothing(tenant: Tenant, amount: str) -> None:
+    contact = tenant.sendx("POST", "/contact", json={"email": "rich@example.net"}).json()
+    body = f'{{"identifier": "rich@example.net", "amount": {amount}}}'.encode()
+    response = tenant.sendx(
+        "POST", "/events/revenue", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "amount" in response.json()["message"]
+    assert tenant.sendx("GET", f"/contact/{contact['id']}").json()["ltv"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -63,9 +64,9 @@ def record_revenue(
     conn: Connection, team_id: str, identifier: str, amount: float, source: str | None, unix_time: int | None
 ) -> None:
     """Record revenue (in currency units, e.g. 75.00) and add it to the contact's LTV in cents."""
+    if not (math.isfinite(amount) and abs(amount) * 100 < MAX_CENTS):
+        raise Invalid("amount", f"must be a number of currency units below {MAX_CENTS // 100:,}")
     cents = round(amount * 100)
-    if not -MAX_CENTS < cents < MAX_CENTS:
-        raise Invalid("amount", "is out of range")
     name = (source or "").strip()[:255] or "revenue"
     contact = _record(conn, team_id, identifier, unix_time, kind="revenue", name=name, amount_cents=cents)
     conn.execute(
