@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
@@ -178,22 +177,14 @@ def worker(as_json: Json = False) -> None:
     from roster.core.teams import instance_secret
     from roster.delivery import Worker
     from roster.dispatch import Dispatcher
-    from roster.mail.transport import mailer_from
 
     settings = load_settings()
-    transport = _transport(settings)
+    _transport(settings)  # a wrong SMTP URL ends the command before the database is touched
     db = _database(bulk=True)  # resolving a campaign reads a team's contacts whole
     migrations.upgrade(db)
     secret = settings.secret_key or db.run_write(instance_secret)
-    mailer = mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url)
-    dispatcher = Dispatcher(
-        db,
-        mailer,
-        PreferenceLinks(settings.base_url, secret),
-        bounce_address=settings.bounce_address,
-        max_failures=settings.send_max_failures,
-        lease=timedelta(seconds=settings.send_lease),
-    )
+    dispatcher = Dispatcher.from_settings(db, settings, PreferenceLinks(settings.base_url, secret))
+    transport = dispatcher.mailer.description
     if as_json:
         print(json.dumps({"status": "delivering", "database": db.url, "mail": transport}), flush=True)
     else:

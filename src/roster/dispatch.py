@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
+from roster.config import Settings
 from roster.core import clock, sending
 from roster.core.campaigns import SENDING
 from roster.core.preferences import PreferenceLinks
@@ -38,7 +39,7 @@ from roster.mail.compose import (
     message,
     render,
 )
-from roster.mail.transport import ACCEPTED, REJECTED, Mailer, Reply
+from roster.mail.transport import ACCEPTED, REJECTED, Mailer, Reply, mailer_from
 from roster.storage.db import Database
 
 log = logging.getLogger("roster.dispatch")
@@ -119,6 +120,18 @@ class Dispatcher:
         self.lease = lease
         self.now = now
         self.last_campaign: str | None = None
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings, links: PreferenceLinks) -> Dispatcher:
+        """The dispatcher the settings describe; ``ValueError`` if ``ROSTER_SMTP_URL`` is wrong."""
+        return cls(
+            db,
+            mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url),
+            links,
+            bounce_address=settings.bounce_address,
+            max_failures=settings.send_max_failures,
+            lease=timedelta(seconds=settings.send_lease),
+        )
 
     async def run_once(self) -> int:
         """One round; how many recipients it claimed (0 when there was nothing to do)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import timedelta
 
 import anyio
 from litestar import Litestar, Response, get
@@ -24,7 +23,6 @@ from roster.core.preferences import PreferenceLinks
 from roster.core.teams import instance_secret
 from roster.delivery import Worker
 from roster.dispatch import Dispatcher
-from roster.mail.transport import mailer_from
 from roster.storage.db import Database
 from roster.web import pages
 
@@ -67,15 +65,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     secret = settings.secret_key or db.run_write(instance_secret)
     links = PreferenceLinks(base_url=settings.base_url, secret=secret)
     rate_limit = RateLimit(settings.rate_limit, settings.redis_url)
-    mailer = mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url)
-    dispatcher = Dispatcher(
-        db,
-        mailer,
-        links,
-        bounce_address=settings.bounce_address,
-        max_failures=settings.send_max_failures,
-        lease=timedelta(seconds=settings.send_lease),
-    )
+    dispatcher = Dispatcher.from_settings(db, settings, links)
+    mailer = dispatcher.mailer
     state = {"services": Services(settings, db, links, rate_limit, mailer)}
     return Litestar(
         route_handlers=[healthz, readyz, sendex.router, sendx.router, v1.router, pages.router],

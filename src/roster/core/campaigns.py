@@ -348,9 +348,9 @@ def delete_campaign(conn: Connection, team_id: str, campaign_id: str) -> None:
     conn.execute(delete(campaigns).where(campaigns.c.team_id == team_id, campaigns.c.id == campaign_id))
 
 
-REACHABLE = and_(
-    ~contacts.c.unsubscribed, ~contacts.c.bounced, ~contacts.c.spam, ~contacts.c.blocked, ~contacts.c.dropped
-)
+# The team-wide flags that keep a contact from every campaign.
+FLAGS = ("unsubscribed", "bounced", "spam", "blocked", "dropped")
+REACHABLE = and_(*(~contacts.c[flag] for flag in FLAGS))
 
 
 def _reach(

@@ -34,6 +34,7 @@ from sqlalchemy.sql import insert
 
 from roster.core import outbox
 from roster.core.campaigns import (
+    FLAGS,
     PAUSED,
     SCHEDULED,
     SENDING,
@@ -45,6 +46,7 @@ from roster.core.campaigns import (
 )
 from roster.core.domains import VERIFIED
 from roster.core.emails import clean_email
+from roster.core.errors import Invalid
 from roster.mail.transport import ACCEPTED, REJECTED, UNUSABLE, Reply
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
@@ -65,7 +67,6 @@ RESOLVE_CHUNK = 20_000
 RETRY_AFTER = (60, 300, 900, 3600)  # seconds after failed attempts 1, 2, 3, 4
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 LEASE = timedelta(seconds=60)
-FLAGS = ("unsubscribed", "bounced", "spam", "blocked", "dropped")
 
 
 def promote_due(conn: Connection, moment: datetime) -> int:
@@ -173,6 +174,7 @@ def _live_campaigns(conn: Connection, after: str | None) -> list[Record]:
 
 
 def _skip_reason(person: Record | None, subscribed: bool | None) -> str | None:
+    """Why a claimed recipient may no longer be mailed, if it may not."""
     if person is None:
         return "the contact was deleted"
     for flag in FLAGS:
@@ -249,9 +251,10 @@ def _batch(
         person = people.get(row.contact_id)
         member = subscribed.get((row.audience_id, row.contact_id), False) if row.audience_id else None
         reason = _skip_reason(person, member)
-        if reason is not None or person is None:
-            skipped.append((row.contact_id, reason or "the contact was deleted"))
+        if reason is not None:
+            skipped.append((row.contact_id, reason))
             continue
+        assert person is not None  # a deleted contact has a reason
         letters.append(
             Letter(
                 contact_id=row.contact_id,
@@ -418,9 +421,14 @@ def _finish_campaign(conn: Connection, campaign_id: str, moment: datetime) -> bo
     return True
 
 
+MAX_TEST_EMAILS = 10
+
+
 def test_batch(conn: Connection, team_id: str, campaign_id: str, emails: Sequence[str]) -> Batch:
     """The campaign as it would go to ``emails`` now (a test send, which changes nothing):
     each address as the team's contact of that email, or as a contact with only the email."""
+    if not 1 <= len(emails) <= MAX_TEST_EMAILS:
+        raise Invalid("emails", f"must hold 1 to {MAX_TEST_EMAILS} addresses")
     campaign = get_campaign(conn, team_id, campaign_id)
     require_verified_sender(conn, campaign)
     normalized = [clean_email(email, "emails")[1] for email in emails]

@@ -13,11 +13,8 @@ from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
 from roster.core import campaigns, senders, sending, templates
 from roster.core.clock import now
-from roster.core.errors import Invalid
 from roster.dispatch import Composer
 from roster.mail.transport import ACCEPTED
-
-MAX_TEST_EMAILS = 10
 
 CampaignType = Annotated[
     str | None,
@@ -123,8 +120,6 @@ class CampaignController(Controller):
     async def test_campaign(
         self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.CampaignTestIn]
     ) -> schemas.CampaignTestOut:
-        if not 1 <= len(data.emails) <= MAX_TEST_EMAILS:
-            raise Invalid("emails", f"must hold 1 to {MAX_TEST_EMAILS} addresses")
         batch = await ctx.db.read(sending.test_batch, ctx.team_id, identifier, data.emails)
         composer = Composer.of(batch, ctx.links, ctx.settings.bounce_address)
         results = []
