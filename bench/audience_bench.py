@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.search_bench import STAMP, people
+from bench.search_bench import STAMP, people, searched
 from roster.core import audiences, memberships, teams
 from roster.storage.db import Database
 from roster.storage.migrate import upgrade
@@ -40,8 +40,8 @@ def seed(db: Database, count: int) -> tuple[str, str]:
     cursor.execute("BEGIN")
     cursor.executemany(
         "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, "
-        "unsubscribed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-        [(*row[:6], row[6].strftime(STAMP), row[6].strftime(STAMP)) for row in rows],
+        "unsubscribed, created_at, updated_at, search_text) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+        [(*row[:6], row[6].strftime(STAMP), row[6].strftime(STAMP), searched(row)) for row in rows],
     )
     members = [
         (audience_id, row[0], team_id, 1, row[6].strftime(STAMP), row[6].strftime(STAMP)) for row in rows[::2]

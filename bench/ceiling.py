@@ -39,9 +39,10 @@ PAGE = (
 )
 UPSERT = (
     "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, unsubscribed, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?) "
+    "created_at, updated_at, search_text) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?, ?) "
     "ON CONFLICT (team_id, email_normalized) DO UPDATE SET first_name = excluded.first_name, "
-    "updated_at = excluded.updated_at RETURNING id, email, first_name, last_name, created_at, unsubscribed"
+    "updated_at = excluded.updated_at, search_text = excluded.search_text "
+    "RETURNING id, email, first_name, last_name, created_at, unsubscribed"
 )
 AUDIENCE = "SELECT id FROM audiences WHERE team_id = ? AND id = ?"
 SUBSCRIBED = "SELECT subscribed FROM memberships WHERE audience_id = ? AND contact_id = ?"
@@ -92,7 +93,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             email = data["email"].strip()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(AUDIENCE, (team, audience)).fetchone()
-            values = (new_id("contact"), team, email, email.lower(), data.get("first_name"), stamp, stamp)
+            first = data.get("first_name")
+            searched = f"{(first or '').casefold()}\t\t{email.lower()}\t"
+            values = (new_id("contact"), team, email, email.lower(), first, stamp, stamp, searched)
             contact = conn.execute(UPSERT, values).fetchone()
             created = conn.execute(JOIN, (audience, contact[0], team, stamp, stamp)).fetchone() is not None
             if created:

@@ -37,6 +37,7 @@ import psycopg
 
 from roster.core import domains, teams
 from roster.core.audiences import create_audience
+from roster.core.search import text_of
 from roster.ids import base62
 from roster.storage.db import Database
 from roster.storage.migrate import upgrade
@@ -72,7 +73,10 @@ def seed(url: str, count: int) -> Seeded:
         contact_id = "contact_" + base62((int(moment.timestamp() * 1000) << 83) | random.getrandbits(83), 22)
         stamp = moment.strftime(STAMP_FORMAT)
         email = f"person{i}@example.com"
-        contacts.append((contact_id, team_id, email, email, f"First{i}", f"Last{i}", 0, stamp, stamp))
+        names = {"first_name": f"First{i}", "last_name": f"Last{i}", "email_normalized": email}
+        contacts.append(
+            (contact_id, team_id, email, email, f"First{i}", f"Last{i}", 0, stamp, stamp, text_of(names))
+        )
         members.append((audience_id, contact_id, team_id, 1, stamp, stamp))
         ids.append(contact_id)
     raw = db.engine.raw_connection()
@@ -81,7 +85,7 @@ def seed(url: str, count: int) -> Seeded:
         cursor.execute("BEGIN")
         cursor.executemany(
             "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, "
-            "unsubscribed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "unsubscribed, created_at, updated_at, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             contacts,
         )
         cursor.executemany(
@@ -98,9 +102,9 @@ def seed(url: str, count: int) -> Seeded:
         cursor.execute("ANALYZE")
     else:
         columns = "id, team_id, email, email_normalized, first_name, last_name, unsubscribed, created_at"
-        with cursor.copy(f"COPY contacts ({columns}, updated_at) FROM STDIN") as copy:
+        with cursor.copy(f"COPY contacts ({columns}, updated_at, search_text) FROM STDIN") as copy:
             for row in contacts:
-                copy.write_row((*row[:6], bool(row[6]), row[7], row[8]))
+                copy.write_row((*row[:6], bool(row[6]), *row[7:]))
         with cursor.copy(
             "COPY memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
             "FROM STDIN"

@@ -38,6 +38,7 @@ import psycopg
 
 from bench import contacts_file
 from roster.core import custom_fields, imports, teams
+from roster.core.search import fold, text_of
 from roster.ids import new_id
 from roster.storage.db import Database
 from roster.storage.migrate import upgrade
@@ -135,11 +136,19 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
                     2,
                     stamp,
                     stamp,
+                    text_of(
+                        {
+                            "first_name": first,
+                            "last_name": last,
+                            "email_normalized": email.lower(),
+                            "company": company,
+                        }
+                    ),
                 )
             )
-            values.append((plan, contact_id, team_id, plan_text, None, None))
-            values.append((seats, contact_id, team_id, seat_text, None, None))
-            values.append((signed, contact_id, team_id, day_text, None, None))
+            values.append((plan, contact_id, team_id, plan_text, None, None, fold(plan_text)))
+            values.append((seats, contact_id, team_id, seat_text, None, None, fold(seat_text)))
+            values.append((signed, contact_id, team_id, day_text, None, None, fold(day_text)))
             for name in dict.fromkeys(filter(None, tag_text.split(";"))):
                 if name not in tag_ids:
                     tag_ids[name] = new_id("tag")
@@ -151,14 +160,14 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
                 tagged.append((tag_ids[name], contact_id, team_id))
         contacts_sql = (
             "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, company, "
-            "unsubscribed, contact_source, created_at, updated_at) VALUES "
+            "unsubscribed, contact_source, created_at, updated_at, search_text) VALUES "
         )
         if sqlite:
             cursor.execute("BEGIN")
-            cursor.executemany(contacts_sql + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", people)
+            cursor.executemany(contacts_sql + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", people)
             cursor.executemany(
-                "INSERT INTO contact_values (field_id, contact_id, team_id, text, number, day) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO contact_values (field_id, contact_id, team_id, text, number, day, folded) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             cursor.executemany(
@@ -168,13 +177,15 @@ def ceiling(fresh: Fresh, team_id: str, fields: dict[str, str], path: Path) -> f
         else:
             with cursor.copy(
                 "COPY contacts (id, team_id, email, email_normalized, first_name, last_name, company, "
-                "unsubscribed, contact_source, created_at, updated_at) FROM STDIN"
+                "unsubscribed, contact_source, created_at, updated_at, search_text) FROM STDIN"
             ) as copy:
                 for person in people:
                     copy.write_row(person)
-            with cursor.copy("COPY contact_values (field_id, contact_id, team_id, text) FROM STDIN") as copy:
+            with cursor.copy(
+                "COPY contact_values (field_id, contact_id, team_id, text, folded) FROM STDIN"
+            ) as copy:
                 for value in values:
-                    copy.write_row(value[:4])
+                    copy.write_row((*value[:4], value[6]))
             with cursor.copy("COPY contact_tags (tag_id, contact_id, team_id) FROM STDIN") as copy:
                 for row in tagged:
                     copy.write_row(row)

@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from roster.core import campaigns, domains, senders, teams
 from roster.core.audiences import create_audience
 from roster.core.dkim import new_key_pair
+from roster.core.search import text_of
 from roster.ids import base62
 from roster.mail import compose
 from roster.storage.db import Database
@@ -154,14 +155,20 @@ def seed(url: str, count: int) -> tuple[str, str, str]:
         email = f"person{i}@example.com"
         people.append((contact_id, team_id, email, email, f"First{i}", f"Last{i}", moment))
         members.append((audience_id, contact_id, team_id, moment))
+    searched = [
+        text_of({"first_name": row[4], "last_name": row[5], "email_normalized": row[3]}) for row in people
+    ]
     raw = db.engine.raw_connection()
     cursor = raw.cursor()
     if db.is_sqlite:
         cursor.execute("BEGIN")
         cursor.executemany(
             "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, last_name, "
-            "unsubscribed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-            [(*row[:6], row[6].strftime(STAMP), row[6].strftime(STAMP)) for row in people],
+            "unsubscribed, created_at, updated_at, search_text) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            [
+                (*row[:6], row[6].strftime(STAMP), row[6].strftime(STAMP), text)
+                for row, text in zip(people, searched, strict=True)
+            ],
         )
         cursor.executemany(
             "INSERT INTO memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
@@ -173,10 +180,10 @@ def seed(url: str, count: int) -> tuple[str, str, str]:
     else:
         with cursor.copy(
             "COPY contacts (id, team_id, email, email_normalized, first_name, last_name, unsubscribed, "
-            "created_at, updated_at) FROM STDIN"
+            "created_at, updated_at, search_text) FROM STDIN"
         ) as copy:
-            for row in people:
-                copy.write_row((*row[:6], False, row[6], row[6]))
+            for row, text in zip(people, searched, strict=True):
+                copy.write_row((*row[:6], False, row[6], row[6], text))
         with cursor.copy(
             "COPY memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
             "FROM STDIN"

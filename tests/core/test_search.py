@@ -1,18 +1,24 @@
-"""Contact search: the same answers from the trigram index, the walk, and both databases."""
+"""Searching by text: every path gives the answer of the rule itself (``rule`` here),
+in every script, on both databases."""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-import time
-from datetime import UTC, datetime
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
 
 import pytest
-from sqlalchemy import Engine, text
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
 
-from roster.ids import new_id
-from roster.storage import search, trigrams
+from roster.core import audiences, contacts, custom_fields, memberships, search, segments, tags, teams
+from roster.core.errors import Invalid
 from roster.storage.db import Database
+from roster.storage.tables import contact_values
+from roster.storage.tables import contacts as contact_rows
 from tests.conftest import Tenant
 
 PEOPLE = [
@@ -22,6 +28,16 @@ PEOPLE = [
     ("percent%sign@odd.io", "Per", "Cent"),
     ("quoted@odd.io", "Quo", 'Te"d'),
     ("obrien@odd.io", "Pat", "O'Brien"),
+]
+ACCENTED = [
+    ("o.berg@example.se", "Öberg", "Lind"),
+    ("asa@example.se", "Åsa", "Nyström"),
+    ("elodie@example.fr", "Élodie", "Dubois"),
+    ("lukasz@example.pl", "Łukasz", "Wójcik"),
+    ("strasse@example.de", "Jens", "Straße"),
+    ("sigma@example.gr", "Οδυσσέας", "Σωκράτης"),
+    ("ivan@example.ru", "Иван", "Петров"),
+    ("iyi@example.tr", "IŞIK", "İnan"),
 ]
 
 
@@ -42,291 +58,254 @@ def found(tenant: Tenant, term: str, **params: object) -> list[str]:
     return [contact["email"] for contact in response.json()]
 
 
-# A search walks the team, or asks the trigram index, or both, as the team's sample prices
-# them (none for a team of SMALL contacts or fewer: the walk). Each way must give the same
-# answers: the plan is forced here to each, on a team sampled (SMALL 2) and not, the
-# sample holding its first 2 contacts or all 6 (a walk then ends at the last one's ID), the
-# team's contacts walked one by one or folded into blocks of one or two.
-@pytest.mark.parametrize(
-    ("small", "first", "walk", "cap", "folded"),
-    [
-        (trigrams.SMALL, trigrams.FIRST, None, trigrams.CAP, False),  # a small team's plan: the walk
-        (2, 2, None, trigrams.CAP, False),  # the plan the sample gives
-        (2, 8, None, trigrams.CAP, False),  # the plan a sample of the whole team gives
-        (2, 2, 0, trigrams.CAP, False),  # the index first
-        (2, 2, 1, trigrams.CAP, False),  # the first contact walked, then the index
-        (2, 2, 0, 1, False),  # the index first, finding too many: the walk
-        (2, 2, 1, 1, False),  # the first contact walked, the index finding too many, the walk
-        (2, 2, None, trigrams.CAP, True),  # the plan the sample gives, over blocks
-        (2, 8, None, trigrams.CAP, True),
-        (2, 2, 1, trigrams.CAP, True),  # the blocks walked to the first contact, then the index
-        (2, 2, 3, trigrams.CAP, True),  # to the third
-        (2, 2, 1, 1, True),  # then the index finding too many: the walk through the blocks
-    ],
-)
-def test_search_finds_substrings_of_names_and_emails(
-    people: Tenant,
-    db: Database,
-    small: int,
-    first: int,
-    walk: int | None,
-    cap: int,
-    folded: bool,
-    monkeypatch: pytest.MonkeyPatch,
+@contextmanager
+def ways(window: int, cap: int) -> Iterator[None]:
+    """Search with another window and cap: with a window of 2 and a cap of 1, a team of a
+    few contacts is searched by each of the rule's three steps."""
+    with mock.patch.multiple(search, WINDOW=window, CAP=cap):
+        yield
+
+
+WAYS = [(2_000, 1_000), (2, 1_000), (2, 1), (0, 1_000)]
+
+
+@pytest.mark.parametrize(("window", "cap"), WAYS)
+def test_search_finds_a_substring_of_a_name_or_the_email_whatever_its_case(
+    people: Tenant, window: int, cap: int
 ) -> None:
-    monkeypatch.setattr(trigrams, "SMALL", small)
-    monkeypatch.setattr(trigrams, "FIRST", first)
-    monkeypatch.setattr(trigrams, "SAMPLE", 8)
-    monkeypatch.setattr(trigrams, "CAP", cap)
-    if folded:
-        fold_small(db, people, monkeypatch)
-    if walk is not None:
-        # A walk of a length given by its end (where the sample knows it) or counted off.
-        ends = first_contact_ids(people)
-        planned = search.plan
-        monkeypatch.setattr(
-            search,
-            "plan",
-            lambda *args: dataclasses.replace(
-                planned(*args), walk=walk, bound=ends[walk - 1] if folded and walk else None
-            ),
+    with ways(window, cap):
+        assert found(people, "LOVE") == ["ada@lovelace.org"]
+        assert found(people, "CE") == ["ada@lovelace.org", "grace.hopper@navy.mil", "percent%sign@odd.io"]
+        assert found(people, "odd.io") == ["percent%sign@odd.io", "quoted@odd.io", "obrien@odd.io"]
+        assert found(people, "o'bri") == ["obrien@odd.io"]  # text is data, never SQL
+        assert found(people, "'; drop table contacts; --") == []
+        assert found(people, "t%s") == ["percent%sign@odd.io"]  # LIKE's wildcards are only text
+        assert found(people, "a_a") == []
+        assert found(people, 'e"d') == ["quoted@odd.io"]  # FTS5's quote is only text
+        assert found(people, "zzz") == []
+        assert found(people, "odd.io", offset=1, limit=1) == ["quoted@odd.io"]
+        assert found(people, "odd.io", limit=2) == ["percent%sign@odd.io", "quoted@odd.io"]  # the oldest
+        assert found(people, "ada love") == []  # no text spans two fields
+        assert found(people, "adalove") == []
+
+
+@pytest.mark.parametrize(("window", "cap"), WAYS)
+def test_names_in_any_script_are_found_as_they_are_written_and_in_any_case(
+    tenant: Tenant, window: int, cap: int
+) -> None:
+    for email, first, last in ACCENTED:
+        response = tenant.sendx(
+            "POST", "/contact", json={"email": email, "firstName": first, "lastName": last}
         )
-    assert found(people, "LOVE") == ["ada@lovelace.org"]
-    assert found(people, "race") == ["grace.hopper@navy.mil"]
-    assert found(people, "ace") == ["ada@lovelace.org", "grace.hopper@navy.mil"]
-    assert found(people, "hopp") == ["grace.hopper@navy.mil"]
-    assert found(people, ".org") == ["ada@lovelace.org"]
-    assert found(people, "al") == ["alan@turing.net"]  # two letters: the walk
-    assert found(people, "CE") == ["ada@lovelace.org", "grace.hopper@navy.mil", "percent%sign@odd.io"]
-    assert found(people, "odd.io") == ["percent%sign@odd.io", "quoted@odd.io", "obrien@odd.io"]
-    assert found(people, "o'bri") == ["obrien@odd.io"]  # text is data, never SQL
-    assert found(people, "'; drop table contacts; --") == []
-    assert found(people, "t%s") == ["percent%sign@odd.io"]
-    assert found(people, 'e"d') == ["quoted@odd.io"]
-    assert found(people, "zzz") == []
-    assert found(people, "odd.io", offset=1, limit=1) == ["quoted@odd.io"]
-    assert found(people, "odd.io", limit=2) == ["percent%sign@odd.io", "quoted@odd.io"]  # the oldest
-    assert len(found(people, ".io")) == 3
-    assert found(people, "io\nquo") == []  # no text spans two contacts of a block
+        assert response.status_code == 201, response.text
+    with ways(window, cap):
+        for email, first, last in ACCENTED:
+            for term in (first, last, first.upper(), last.lower(), first[:2].swapcase()):
+                assert email in found(tenant, term), term
+        assert found(tenant, "STRASSE") == ["strasse@example.de"]  # ß folds to ss
+        assert found(tenant, "ΟΔΥΣΣΈΑΣ") == ["sigma@example.gr"]  # and final sigma to sigma
+        assert found(tenant, "işik") == ["iyi@example.tr"]
+        assert found(tenant, "ışık") == []  # folding is not Turkish: I folds to i, as str.casefold does
+        assert found(tenant, "öBERG") == ["o.berg@example.se"]
 
 
-# A contact written as SQL, with the ID given, and counted in its team.
-ADD_CONTACT = (
-    "INSERT INTO contacts (id, team_id, email, email_normalized, first_name, unsubscribed, created_at, "
-    "updated_at) VALUES (:id, :team, :email, :email, :email, false, :now, :now)"
-)
-COUNTED = (
-    "UPDATE team_counts SET contacts = contacts + 1 WHERE team_id = :team AND slot = "
-    "(SELECT min(slot) FROM team_counts WHERE team_id = :team)"
-)
+def test_every_dialect_finds_the_same_contacts_and_asks_for_two_characters(tenant: Tenant) -> None:
+    audience = tenant.audience()
+    for email, first, last in ACCENTED:
+        tenant.contact(audience["id"], email, first_name=first, last_name=last)
+    outsider = tenant.sendx("POST", "/contact", json={"email": "öberg@example.com", "firstName": "Olle"})
+    assert outsider.status_code == 201
+    v1_all = tenant.v1("GET", "/contacts", params={"search": "ÖBERG"}).json()
+    assert [c["email"] for c in v1_all["data"]] == ["o.berg@example.se", "öberg@example.com"]
+    assert v1_all["total"] == 2
+    # The audience exists in v1 as the same audience (v1's IDs are the same objects).
+    inside = tenant.v1("GET", f"/audiences/{audience['id']}/contacts", params={"search": "öberg"}).json()
+    assert [c["email"] for c in inside["data"]] == ["o.berg@example.se"]
+    outside = tenant.v1("GET", f"/audiences/{audience['id']}/available-contacts", params={"search": "Öberg"})
+    assert [c["email"] for c in outside.json()["data"]] == ["öberg@example.com"]
+    assert found(tenant, "Öberg") == ["o.berg@example.se", "öberg@example.com"]
+    for response in (
+        tenant.v1("GET", "/contacts", params={"search": "ö"}),
+        tenant.sendx("GET", "/contact", params={"search": "ö"}),
+    ):
+        assert response.status_code in (400, 422), response.text
 
 
-def fold_small(
-    db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
-) -> list[tuple[str, str, int, str]]:
-    """Fold the team into blocks of one or two contacts, three contacts a transaction; its
-    blocks (low, high, held, texts), in order."""
-    monkeypatch.setattr(search, "FOLD", 1)
-    monkeypatch.setattr(search, "CHUNK", 3)
-    for database in (search._SQLite, search._PostgreSQL):
-        monkeypatch.setattr(database, "block", 50)
-        monkeypatch.setattr(database, "short", 0)  # every walk through the blocks
-    search.fold(db.run_read(lambda conn: conn.engine), tenant.id)
-    return blocks(db, tenant)
-
-
-def blocks(db: Database, tenant: Tenant) -> list[tuple[str, str, int, str]]:
-    return db.run_read(
-        lambda conn: [
-            tuple(row)
-            for row in conn.execute(
-                text("SELECT low, high, held, texts FROM contact_blocks WHERE team_id = :team ORDER BY high"),
-                {"team": tenant.id},
-            )
-        ]
+def test_a_changed_name_is_found_by_its_new_text_only(tenant: Tenant) -> None:
+    audience = tenant.audience()
+    member = tenant.contact(audience["id"], "ren@example.com", first_name="Olle", last_name="Berg")
+    assert found(tenant, "olle") == ["ren@example.com"]
+    tenant.patch(f"/api/v1/audiences/{audience['id']}/contacts/{member['id']}", json={"first_name": "Örjan"})
+    assert found(tenant, "olle") == []
+    assert found(tenant, "örjan berg") == []
+    assert found(tenant, "ÖRJAN") == found(tenant, "berg") == ["ren@example.com"]  # the kept last name too
+    tenant.contact(audience["id"], "ren@example.com", last_name="Ådahl")  # upsert by email: one name sent
+    assert found(tenant, "berg") == []
+    assert found(tenant, "örjan") == found(tenant, "ÅDAHL") == ["ren@example.com"]
+    changed = tenant.sendx(
+        "PUT", f"/contact/{member['id']}", json={"email": "new@example.com", "company": "Älg AB"}
     )
+    assert changed.status_code == 200, changed.text
+    assert found(tenant, "ren@") == []
+    assert found(tenant, "new@") == found(tenant, "örjan") == ["new@example.com"]
+    assert found(tenant, "älg") == []  # a company is no part of a contact search
 
 
-def test_a_team_folds_into_blocks_of_its_contacts_in_order(
-    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    made = fold_small(db, people, monkeypatch)
-    ids = first_contact_ids(people)
-    assert [low for low, *_ in made] == ["", *[high for _, high, *_ in made[:-1]]]  # one after another
-    assert made[-1][1] == ids[-1]  # to the last contact
-    assert sum(held for _, _, held, _ in made) == 6
-    assert all(len(texts.encode()) <= 50 or held == 1 for _, _, held, texts in made)
-    assert "\n".join(texts for *_, texts in made) == "\n".join(
-        f"{first}\t{last}\t{email}".lower() for email, first, last in PEOPLE
-    )
-    assert blocks(db, people) == made  # folded again: nothing new
-    search.fold(db.run_read(lambda conn: conn.engine), people.id)
-    assert blocks(db, people) == made
-
-
-def test_search_over_blocks_follows_changes(
-    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A folded contact changed, added inside the blocks' range, or deleted: found as it is."""
-    monkeypatch.setattr(trigrams, "SMALL", 2)
-    made = fold_small(db, people, monkeypatch)
-    assert found(people, "turing") == ["alan@turing.net"]
-    [alan] = people.sendx("GET", "/contact", params={"search": "turing"}).json()
-    people.sendx("PUT", f"/contact/{alan['id']}", json={"lastName": "Kay", "email": "alan@kay.net"})
-    assert found(people, "turing") == []
-    assert found(people, "kay.n") == ["alan@kay.net"]
-    # A contact with an ID older than the team's first (one imported with its ID, or written
-    # late by a slow transaction): the first block holds its text.
-    oldest = "contact_" + "0" * 22
-    row = {"id": oldest, "team": people.id, "email": "edsger@dijkstra.nl", "now": datetime.now(UTC)}
-    db.run_write(lambda conn: [conn.execute(text(statement), row) for statement in (ADD_CONTACT, COUNTED)])
-    assert found(people, "dijkstra") == ["edsger@dijkstra.nl"]
-    assert found(people, "er")[:2] == ["edsger@dijkstra.nl", "grace.hopper@navy.mil"]
-    people.sendx("DELETE", f"/contact/{alan['id']}")
-    assert found(people, "kay.n") == []
-    assert found(people, "alan") == []
-    after = blocks(db, people)
-    assert [(low, high) for low, high, *_ in after] == [(low, high) for low, high, *_ in made]
-    assert "edsger" in after[0][3]
-    assert "kay" in "".join(texts for *_, texts in after)
-
-
-def test_blocks_grown_by_changes_are_made_again(
-    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    made = fold_small(db, people, monkeypatch)
-    ada = people.sendx("GET", "/contact", params={"search": "lovelace"}).json()[0]
-    for name in ["Augusta", "Byron", "King", "Countess"]:
-        people.sendx("PUT", f"/contact/{ada['id']}", json={"lastName": name})
-    grown = blocks(db, people)[0]
-    assert all(name in grown[3] for name in ["lovelace", "augusta", "byron", "king", "countess"])
-    search.fold(db.run_read(lambda conn: conn.engine), people.id)
-    first = blocks(db, people)[0]
-    assert first[:3] == made[0][:3]
-    assert "countess" in first[3]
-    assert "byron" not in first[3]
-    assert found(people, "countess") == ["ada@lovelace.org"]
-    assert found(people, "byron") == []
-
-
-def test_search_follows_changes(people: Tenant) -> None:
-    [alan] = people.sendx("GET", "/contact", params={"search": "turing"}).json()
-    people.sendx("PUT", f"/contact/{alan['id']}", json={"lastName": "Kay", "email": "alan@kay.net"})
-    assert found(people, "turing") == []
-    assert found(people, "kay.n") == ["alan@kay.net"]
-    people.sendx("DELETE", f"/contact/{alan['id']}")
-    assert found(people, "alan") == []
-
-
-def kept_sample(engine: Engine, team_id: str) -> trigrams.Sample:
-    """The sample searches of the team use now."""
-
-    def unexpected() -> trigrams.Sample:
-        raise AssertionError("the sample is kept")
-
-    return trigrams.kept(engine, team_id, unexpected, unexpected)
-
-
-def first_contact_ids(tenant: Tenant) -> list[str]:
-    return [contact["id"] for contact in tenant.sendx("GET", "/contact", params={"limit": 100}).json()]
-
-
-def test_a_sample_kept_too_long_serves_while_the_next_is_taken(
-    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(trigrams, "SMALL", 2)  # six contacts: sampled,
-    monkeypatch.setattr(trigrams, "FIRST", 8)  # all of them among the first
-    monkeypatch.setattr(trigrams, "SAMPLE", 8)
-
-    engine = db.run_read(lambda conn: conn.engine)  # the one searches read through
-
-    def kept() -> trigrams.Sample:
-        return kept_sample(engine, people.id)
-
-    assert found(people, "love") == ["ada@lovelace.org"]
-    first = kept()
-    assert first.contacts == 6
-    assert 1 <= len(first.spread) <= 6  # 2 points, up to 4 contacts from each
-    assert all(text.count("\t") == 2 for text in first.spread)  # first name, last name, email
-    assert first.marks == {trigrams.WINDOW: first_contact_ids(people)[-1]}  # a walk ends at the last
-    people.sendx("POST", "/contact", json={"email": "ada.b@lovelace.org"})
-    monkeypatch.setattr(trigrams, "KEEP", 0.0)
-    # The old sample plans this search (a walk to its last contact, the newer one beyond it);
-    # the next is taken on a thread of its own.
-    assert found(people, "love") == ["ada@lovelace.org", "ada.b@lovelace.org"]
-    monkeypatch.setattr(trigrams, "KEEP", 600.0)
-    deadline = time.monotonic() + 10
-    while kept() is first and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert kept().contacts == 7
-
-
-def test_a_team_searched_is_folded_on_a_thread_of_its_own(
-    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(trigrams, "SMALL", 2)  # six contacts: sampled,
-    monkeypatch.setattr(search, "FOLD", 2)  # and enough to fold
-    for database in (search._SQLite, search._PostgreSQL):
-        monkeypatch.setattr(database, "block", 50)
-    engine = db.run_read(lambda conn: conn.engine)
-    assert blocks(db, people) == []
-    assert found(people, "love") == ["ada@lovelace.org"]  # planned from a sample without blocks
-    deadline = time.monotonic() + 10
-    while not kept_sample(engine, people.id).folded and time.monotonic() < deadline:
-        time.sleep(0.01)
-    sample = kept_sample(engine, people.id)
-    assert sample.folded == first_contact_ids(people)[-1]  # the next sample knows the blocks
-    assert not sample.unfolded
-    assert sum(held for _, _, held, _ in blocks(db, people)) == 6
-    assert found(people, "love") == ["ada@lovelace.org"]
-
-
-def test_a_contact_written_while_the_team_is_folded_is_in_its_block(
-    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """PostgreSQL: a contact added by a transaction still open when a fold begins, with an ID
-    inside the range a new block covers: the fold waits for it (the triggers' lock), then
-    holds its text. (SQLite has one writer: a fold cannot begin while the write is open.)"""
-    if db.is_sqlite:
-        pytest.skip("SQLite: one writer at a time")
-    monkeypatch.setattr(trigrams, "SMALL", 2)
-    fold_small(db, people, monkeypatch)
-    engine = db.run_read(lambda conn: conn.engine)  # the one searches read and fold through
-    with search._folding(engine, people.id) as conn:  # one transaction, though reads run without
-        first, second = (conn.exec_driver_sql("SELECT txid_current()").scalar() for _ in range(2))
-    assert first == second
-    row = {
-        "id": new_id("contact"),
-        "team": people.id,
-        "email": "barbara@liskov.org",
-        "now": datetime.now(UTC),
+def test_name_filters_of_lists_tags_fields_segments_and_templates_fold_case(tenant: Tenant) -> None:
+    made = {
+        "/list": {"name": "Ärende"},
+        "/tag": {"name": "ÖSTERSUND"},
+        "/customfield": {"name": "Straße", "type": 0},
+        "/segment": {"name": "Élan", "rules": {"field": "email", "op": "contains", "value": "x"}},
+        "/template/email": {"name": "Ωμέγα", "subject": "Hi", "htmlContent": "<p>hi</p>"},
     }
-    with db.engine.connect() as writing:
-        transaction = writing.begin()
-        writing.execute(text(ADD_CONTACT), row)  # counted once committed: the API's writes count too
-        # A newer contact, written at once, so that the next block ends past the open one.
-        people.sendx("POST", "/contact", json={"email": "donald@knuth.org"})
-        folding = threading.Thread(target=search.fold, args=(engine, people.id))
-        folding.start()
-        folding.join(0.5)
-        assert folding.is_alive()  # waiting for the open write
-        transaction.commit()
-    db.run_write(lambda conn: conn.execute(text(COUNTED), row))
-    folding.join(10)
-    [holding] = [block for block in blocks(db, people) if block[0] < row["id"] <= block[1]]
-    assert "barbara" in holding[3]
-    assert found(people, "liskov") == ["barbara@liskov.org"]
-    assert found(people, "ar")[-1] == "barbara@liskov.org"
+    for path, fields in made.items():
+        response = tenant.sendx("POST", path, json=fields)
+        assert response.status_code in (200, 201), (path, response.text)
+    terms = {
+        "/list": "ärEN",
+        "/tag": "östers",
+        "/customfield": "STRASSE",
+        "/segment": "éLA",
+        "/template/email": "ΩΜΈΓ",
+    }
+    for path, term in terms.items():
+        response = tenant.sendx("GET", path, params={"search": term})
+        assert response.status_code == 200, response.text
+        assert [item["name"] for item in response.json()] == [made[path]["name"]], path
+        assert tenant.sendx("GET", path, params={"search": "zz"}).json() == [], path
 
 
-def test_a_walk_through_the_whole_team_begins_one_by_one(
-    people: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+# ---- the rule against every path, for any names ----------------------------------------------
+
+LETTERS = (
+    "aAbBzZ09 .-'%_\\\"\t"  # ASCII, LIKE's and FTS5's own characters, the field separator
+    "éÉöÖåÅłŁçÇñÑ"  # Latin with diacritics
+    "ßẞﬃ"  # letters that fold to two or three
+    "ıIİi"  # Turkish dotted and dotless i
+    "σΣςΑαΩωάΆ"  # Greek, final sigma
+    "жЖяЯёЁ"  # Cyrillic
+    "漢字かなカナ한국"  # CJK
+    "😀👍🏽\u200d"  # emoji, a modifier, a joiner
+    "\u0301\u0308"  # combining marks
+)
+names = st.text(alphabet=LETTERS, max_size=10)
+locals_ = st.text(alphabet=string.ascii_letters + string.digits + "öжß", min_size=1, max_size=8)
+
+
+@st.composite
+def teams_and_terms(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]]:
+    people = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"local": locals_, "first_name": names, "last_name": names, "company": names, "plan": names}
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    texts = [
+        text for person in people for text in (person["first_name"], person["last_name"], person["local"])
+    ]
+    cut = st.sampled_from(texts).flatmap(
+        lambda text: st.tuples(st.integers(0, len(text)), st.integers(0, len(text))).map(
+            lambda ends: text[min(ends) : max(ends)]
+        )
+    )
+    cased = st.tuples(cut, st.sampled_from([str, str.upper, str.lower, str.swapcase, str.casefold]))
+    terms = draw(st.lists(st.one_of(cased.map(lambda pair: pair[1](pair[0])), names), min_size=1, max_size=4))
+    return people, [term for term in terms if len(term) >= search.MIN_LENGTH] or ["aa"]
+
+
+def folded(text: str | None) -> str:
+    """The oracle's folding, written apart from the code under test: str.casefold, a tab a space."""
+    return (text or "").casefold().replace("\t", " ")
+
+
+def rule(term: str, *texts: str | None) -> bool:
+    return any(folded(term) in folded(text) for text in texts if text)
+
+
+def _person(local: str, first: str, last: str) -> dict[str, str]:
+    return {"local": local, "first_name": first, "last_name": last, "company": last, "plan": first}
+
+
+def _oracle_field(op: str, term: str, value: str | None) -> bool:
+    text, wanted = folded(value), folded(term)
+    return {
+        "contains": wanted in text,
+        "startsWith": text.startswith(wanted),
+        "endsWith": text.endswith(wanted),
+        "equals": text == wanted,
+    }[op]
+
+
+def _make_team(conn: Any, people: list[dict[str, Any]]) -> tuple[str, str, str, list[Any]]:
+    team_id = teams.create_team(conn, "Searched").id
+    plan = custom_fields.create_field(conn, team_id, {"name": "Plan", "field_type": 0}).id
+    audience = audiences.create_list(conn, team_id, {"name": "Half"}).id
+    made = []
+    for index, person in enumerate(people):
+        fields = {
+            "email": f"{person['local']}{index}@example.com",
+            **{name: person[name] for name in ("first_name", "last_name", "company")},
+            "custom_fields": {plan: person["plan"]} if person["plan"].strip() else {},
+        }
+        made.append(contacts.create_contact(conn, team_id, fields).contact.id)
+        tags.create_tag(conn, team_id, f"{person['first_name'].strip() or 'tag'} {index}")
+    memberships.add_members(conn, team_id, audience, made[::2])
+    rows = conn.execute(
+        select(contact_rows).where(contact_rows.c.team_id == team_id).order_by(contact_rows.c.id)
+    )
+    return team_id, plan, audience, rows.all()
+
+
+def _check(conn: Any, team_id: str, plan: str, audience: str, rows: list[Any], term: str) -> None:
+    every = [row.id for row in rows]
+    expected = [row.id for row in rows if rule(term, row.first_name, row.last_name, row.email_normalized)]
+    for window, cap in WAYS:
+        with ways(window, cap):
+            assert search.contact_ids(conn, team_id, term, 0, 100) == expected, (window, cap)
+            assert search.contact_ids(conn, team_id, term, 1, 2) == expected[1:3], (window, cap)
+            assert search.count(conn, team_id, term) == len(expected)
+    members = set(every[::2])
+    inside, total = memberships.page_inside(conn, team_id, audience, 0, 100, term)
+    assert ([row.id for row in inside], total) == ([i for i in expected if i in members], len(inside))
+    outside, _ = memberships.page_outside(conn, team_id, audience, 0, 100, term)
+    assert [row.id for row in outside] == [i for i in expected if i not in members]
+    plans = conn.execute(
+        select(contact_values.c.contact_id, contact_values.c.text).where(contact_values.c.field_id == plan)
+    ).all()
+    for op in search.OPS:
+        for field, column in segments.TEXT_FIELDS.items():
+            condition = segments.compile_rule(conn, team_id, {"field": field, "op": op, "value": term})
+            query = select(contact_rows.c.id).where(contact_rows.c.team_id == team_id, condition)
+            want = [row.id for row in rows if _oracle_field(op, term, getattr(row, column))]
+            assert sorted(conn.execute(query).scalars()) == want, (field, op)
+        plan_rule = {"customField": plan, "op": op, "value": term}
+        query = select(contact_rows.c.id).where(
+            contact_rows.c.team_id == team_id, segments.compile_rule(conn, team_id, plan_rule)
+        )
+        want = sorted(contact_id for contact_id, text in plans if _oracle_field(op, term, text))
+        assert sorted(conn.execute(query).scalars()) == want, ("customField", op)
+    named = [tag.name for tag in tags.page_tags(conn, team_id, 0, 100, None) if rule(term, tag.name)]
+    assert [tag.name for tag in tags.page_tags(conn, team_id, 0, 100, term)] == named
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(case=teams_and_terms())
+@example(
+    case=([_person("strasse", "Jens", "Straße"), _person("ss", "ẞ", "Οδυσσέας")], ["SS", "ΟΔΥΣΣΈΑΣ", "ße"])
+)
+@example(case=([_person("i", "IŞIK", "İnan"), _person("f", "ﬃ", "Öberg")], ["işik", "i̇n", "FFI", "ÖB", "ΣΣ"]))
+def test_every_search_path_answers_as_the_rule_does(
+    db: Database, case: tuple[list[dict[str, Any]], list[str]]
 ) -> None:
-    # Two letters (no trigram): the team's first two contacts one by one, then the blocks.
-    monkeypatch.setattr(trigrams, "SMALL", 2)
-    fold_small(db, people, monkeypatch)
-    for database in (search._SQLite, search._PostgreSQL):
-        monkeypatch.setattr(database, "short", 2)
-    assert found(people, "ce", limit=1) == ["ada@lovelace.org"]  # among the first two
-    assert found(people, "ce") == ["ada@lovelace.org", "grace.hopper@navy.mil", "percent%sign@odd.io"]
-    assert found(people, "od", offset=1) == ["quoted@odd.io", "obrien@odd.io"]
+    people, terms = case
+    try:
+        team_id, plan, audience, rows = db.run_write(_make_team, people)
+    except Invalid:
+        assume(False)  # an address or a name the API refuses
+        raise
+    for term in terms:
+        db.run_read(_check, team_id, plan, audience, rows, term)

@@ -111,8 +111,7 @@ def page_audiences(
     conn: Connection, team_id: str, offset: int, limit: int, search: str | None
 ) -> list[Record]:
     """All the team's audiences, whatever their domain, oldest first."""
-    query = search_page(_audience_query(team_id), audiences, offset, limit, search)
-    return list(conn.execute(query))
+    return search_page(conn, _audience_query(team_id), audiences, offset, limit, search)
 
 
 def update_audience(conn: Connection, team_id: str, audience_id: str, fields: Mapping[str, Any]) -> Record:

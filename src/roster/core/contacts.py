@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, literal, null, select, union_all, update
 
-from roster.core import counts, memberships, outbox, tags, values
+from roster.core import counts, memberships, outbox, search, tags, values
 from roster.core.clock import now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
@@ -27,7 +27,6 @@ from roster.core.named import clean_name, clean_texts, require_free
 from roster.ids import looks_like, new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
-from roster.storage.search import contact_ids
 from roster.storage.tables import (
     audiences,
     contact_tags,
@@ -154,23 +153,18 @@ def get_profile(conn: Connection, team_id: str, identifier: str) -> Profile:
 
 
 def page_counted(
-    conn: Connection, team_id: str, offset: int, limit: int, search: str | None
+    conn: Connection, team_id: str, offset: int, limit: int, text: str | None
 ) -> tuple[list[Record], int]:
     """One page of the team's contacts (rows), oldest first, and how many match in all."""
-    if search:
-        matching = contact_ids(conn, team_id, search, 0, 10**9)
-        page = profiles(conn, matching[offset : offset + limit])
-        return [profile.contact for profile in page], len(matching)
-    page = page_profiles(conn, team_id, offset, limit, None)
-    return [profile.contact for profile in page], counts.team_contacts(conn, team_id)
+    page = page_profiles(conn, team_id, offset, limit, text)
+    total = search.count(conn, team_id, text) if text else counts.team_contacts(conn, team_id)
+    return [profile.contact for profile in page], total
 
 
-def page_profiles(
-    conn: Connection, team_id: str, offset: int, limit: int, search: str | None
-) -> list[Profile]:
-    """The team's contacts, oldest first; ``search`` is a substring of a name or the email."""
-    if search:
-        return profiles(conn, contact_ids(conn, team_id, search, offset, limit))
+def page_profiles(conn: Connection, team_id: str, offset: int, limit: int, text: str | None) -> list[Profile]:
+    """The team's contacts, oldest first; with ``text``, those it matches (``roster.core.search``)."""
+    if text:
+        return profiles(conn, search.contact_ids(conn, team_id, text, offset, limit))
     page = _PAGE.all(conn, {"team_id": team_id, "offset": offset, "limit": limit})
     return profiles(conn, [row.id for row in page])
 
@@ -271,6 +265,10 @@ def _apply(conn: Connection, team_id: str, contact: Record, changes: _Changes, *
     for name, text in changes.text.items():
         if text is not None or not additive:
             row[name] = text
+    if row.keys() & set(search.COLUMNS):
+        row["search_text"] = search.text_of(
+            {name: row.get(name, getattr(contact, name)) for name in search.COLUMNS}
+        )
     if row or changes.lists is not None or changes.tags_sent or changes.values:
         conn.execute(update(contacts).where(contacts.c.id == contact.id).values(**row, updated_at=stamp))
     if changes.lists is not None:
@@ -305,7 +303,13 @@ def add_tags(conn: Connection, team_id: str, contact_id: str, tag_ids: Iterable[
 
 
 def _set_value(conn: Connection, team_id: str, contact_id: str, field_id: str, value: values.Value) -> None:
-    typed = {"text": value.text, "number": value.number, "day": value.day, "flag": value.flag}
+    typed = {
+        "text": value.text,
+        "folded": search.fold(value.text),
+        "number": value.number,
+        "day": value.day,
+        "flag": value.flag,
+    }
     stmt = upsert_statement(conn, contact_values).values(
         field_id=field_id, contact_id=contact_id, team_id=team_id, **typed
     )
@@ -325,6 +329,7 @@ def _insert(conn: Connection, team_id: str, email: tuple[str, str], source: int)
         team_id=team_id,
         email=email[0],
         email_normalized=email[1],
+        search_text=search.text_of({"email_normalized": email[1]}),
         unsubscribed=False,
         contact_source=source,
         created_at=stamp,

@@ -59,7 +59,7 @@ def get_field(conn: Connection, team_id: str, field_id: str) -> Record:
 
 def page_fields(conn: Connection, team_id: str, offset: int, limit: int, search: str | None) -> list[Record]:
     query = select(custom_fields).where(custom_fields.c.team_id == team_id)
-    return list(conn.execute(search_page(query, custom_fields, offset, limit, search)))
+    return search_page(conn, query, custom_fields, offset, limit, search)
 
 
 def update_field(conn: Connection, team_id: str, field_id: str, fields: Mapping[str, Any]) -> Record:

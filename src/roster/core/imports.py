@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 
 from roster.core import audiences as audience_rules
-from roster.core import counts, custom_fields, outbox, tabular, tags, values
+from roster.core import counts, custom_fields, outbox, search, tabular, tags, values
 from roster.core.clock import iso, now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
@@ -536,6 +536,15 @@ class Tally:
         self.failed += other.failed
 
 
+_RENAMING = ("first_name", "last_name", "company")  # what an import changes of a search text
+
+
+def _search_text(row: _Row) -> str:
+    """The search text of the contact ``row`` makes, if it is new."""
+    fields = {name: row.contact[_POSITIONS[name] + 1] for name in _RENAMING}
+    return search.text_of({**fields, "email_normalized": row.contact[0]})
+
+
 def _merge_contacts(
     conn: Connection, team_id: str, stamp: datetime, options: Options, watermark: str
 ) -> None:
@@ -561,6 +570,7 @@ def _merge_contacts(
                 "contact_source",
                 "created_at",
                 "updated_at",
+                "search_text",
             ],
             select(
                 s.c.id,
@@ -578,6 +588,7 @@ def _merge_contacts(
                 literal(SOURCE_IMPORT),
                 func.coalesce(s.c.created_at, at),
                 at,
+                s.c.search_text,
             )
             .where(true())  # SQLite needs a WHERE to read ON CONFLICT as the upsert clause
             .order_by(s.c.email_normalized),  # in the unique index's order: fewer pages touched
@@ -614,6 +625,13 @@ def _merge_contacts(
         .where(contacts.c.id == s.c.contact_id, s.c.outcome == UPDATED)
         .values(**changes, updated_at=at)
     )
+    # Names or a company laid over those a contact had: its search text made again from both.
+    renamed = (
+        select(*(contacts.c[name] for name in ("id", *search.COLUMNS, "search_text")))
+        .join_from(s, contacts, contacts.c.id == s.c.contact_id)
+        .where(s.c.outcome == UPDATED, or_(*(s.c[name].is_not(None) for name in _RENAMING)))
+    )
+    search.refold(conn, conn.execute(renamed).all())
 
 
 def _unsubscribe_existing(conn: Connection, team_id: str, stamp: datetime) -> None:
@@ -634,7 +652,7 @@ def _unsubscribe_existing(conn: Connection, team_id: str, stamp: datetime) -> No
         outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, contact_ids, listId=audience_id)
 
 
-_VALUE_COLUMNS = ("text", "number", "day", "flag")
+_VALUE_COLUMNS = ("text", "number", "day", "flag", "folded")
 
 
 def _merge_relations(conn: Connection, team_id: str, stamp: datetime, outcomes: Counter[int]) -> None:
@@ -873,9 +891,12 @@ class Importer:
         contacts_rows = []
         for row in rows:
             email = row.contact[0]
-            contacts_rows.append((email, new_id("contact"), *row.contact[1:]))
+            contacts_rows.append((email, new_id("contact"), *row.contact[1:], _search_text(row)))
             for field_id, value in row.values.items():
-                staged_values.append((email, field_id, value.text, value.number, value.day, value.flag))
+                folded = search.fold(value.text)
+                staged_values.append(
+                    (email, field_id, value.text, value.number, value.day, value.flag, folded)
+                )
             for audience_id in base_lists:
                 staged_members.append((email, audience_id, True))
             for audience_id in row.lists:

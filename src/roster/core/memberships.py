@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from roster.core import counts, outbox
+from roster.core import counts, outbox, search
 from roster.core.clock import now
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound
@@ -30,7 +30,6 @@ from roster.core.named import clean_texts
 from roster.ids import new_id
 from roster.storage.db import Record
 from roster.storage.prepared import Prepared
-from roster.storage.search import holds
 from roster.storage.tables import (
     audiences,
     contact_events,
@@ -108,6 +107,10 @@ def require_audience(conn: Connection, team_id: str, audience_id: str) -> None:
         raise NotFound("audience", audience_id)
 
 
+# Besides its names: what a contact's search text is made again from after a change of them.
+_SEARCHED = (contacts.c.email_normalized, contacts.c.company, contacts.c.search_text)
+
+
 @cache
 def _contact_upsert(dialect_name: str, changed: frozenset[str]) -> Prepared:
     """Insert a contact, or on its email's conflict update ``changed`` fields and ``updated_at``."""
@@ -123,6 +126,7 @@ def _contact_upsert(dialect_name: str, changed: frozenset[str]) -> Prepared:
             contacts.c.first_name,
             contacts.c.last_name,
             contacts.c.created_at,
+            *_SEARCHED,
         )
     )
 
@@ -162,8 +166,11 @@ def upsert_contact(
         "created_at": stamp,
         "updated_at": stamp,
     }
+    values["search_text"] = search.text_of(values)
     row = _contact_upsert(conn.dialect.name, frozenset(names)).one(conn, values)
     created = row.id == contact_id
+    if not created:
+        search.refold(conn, [row])  # the names it had and was sent, together
     if created:
         counts.adjust_team(conn, team_id, 1)
         outbox.emit(conn, team_id, outbox.CONTACT_CREATED, [outbox.contact_data(row)])
@@ -271,11 +278,13 @@ def update_member(
     get_member(conn, team_id, audience_id, contact_id)
     names = clean_names(fields)
     if names:
-        conn.execute(
+        changed = conn.execute(
             update(contacts)
             .where(contacts.c.team_id == team_id, contacts.c.id == contact_id)
             .values(**names, updated_at=now())
-        )
+            .returning(contacts.c.id, contacts.c.first_name, contacts.c.last_name, *_SEARCHED)
+        ).all()
+        search.refold(conn, changed)
     if "subscribed" in fields:
         set_subscribed(conn, team_id, audience_id, contact_id, fields["subscribed"])
     return get_member(conn, team_id, audience_id, contact_id)
@@ -420,17 +429,17 @@ def _in_audience(audience_id: str) -> Any:
 
 
 def page_inside(
-    conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, search: str | None
+    conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, text: str | None
 ) -> tuple[list[Record], int]:
     """The audience's contacts (whole rows), oldest first, and how many there are."""
-    return _page_by_membership(conn, team_id, audience_id, offset, limit, search, inside=True)
+    return _page_by_membership(conn, team_id, audience_id, offset, limit, text, inside=True)
 
 
 def page_outside(
-    conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, search: str | None
+    conn: Connection, team_id: str, audience_id: str, offset: int, limit: int, text: str | None
 ) -> tuple[list[Record], int]:
     """The team's contacts that are not in the audience, oldest first, and how many there are."""
-    return _page_by_membership(conn, team_id, audience_id, offset, limit, search, inside=False)
+    return _page_by_membership(conn, team_id, audience_id, offset, limit, text, inside=False)
 
 
 def _page_by_membership(
@@ -439,18 +448,18 @@ def _page_by_membership(
     audience_id: str,
     offset: int,
     limit: int,
-    search: str | None,
+    text: str | None,
     *,
     inside: bool,
 ) -> tuple[list[Record], int]:
-    """Each candidate is checked with one probe of the membership key. Without ``search`` the
+    """Each candidate is checked with one probe of the membership key. Without ``text`` the
     total comes from the kept counts (members; or the team's contacts less the members), so
     nothing is counted row by row."""
     require_audience(conn, team_id, audience_id)
     member = _in_audience(audience_id)
     query = select(contacts).where(contacts.c.team_id == team_id, member if inside else ~member)
-    if search:
-        query = query.where(holds(search))
+    if text:
+        query = query.where(search.holds(text))
         total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     else:
         members = counts.totals(conn, audience_id)[0]

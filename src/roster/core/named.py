@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, func, select
+from sqlalchemy import Connection, Select, Table, select
 
+from roster.core import search
 from roster.core.errors import Conflict, Invalid, NotFound
 from roster.storage.db import Record
-from roster.storage.search import like_pattern
 
 MAX_NAME = 255
 MAX_DESCRIPTION = 1000
@@ -49,11 +49,18 @@ def clean_named(fields: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def search_page(query: Select[Any], table: Table, offset: int, limit: int, search: str | None) -> Select[Any]:
-    """``query`` over ``table``: the rows whose name holds ``search`` (if any), oldest first, one page."""
-    if search:
-        query = query.where(func.lower(table.c.name).like(like_pattern(search), escape="\\"))
-    return query.order_by(table.c.id).offset(offset).limit(limit)
+def search_page(
+    conn: Connection, query: Select[Any], table: Table, offset: int, limit: int, text: str | None
+) -> list[Record]:
+    """The rows of ``query`` over ``table`` whose name matches ``text`` (if any), oldest
+    first, one page. Names are compared here, by the rule itself (``search.matches``): a
+    team has few lists, tags, fields, segments or templates."""
+    query = query.order_by(table.c.id)
+    if not text:
+        return list(conn.execute(query.offset(offset).limit(limit)))
+    names = conn.execute(query.with_only_columns(table.c.id, table.c.name))
+    page = [row.id for row in names if search.matches(text, row.name)][offset : offset + limit]
+    return list(conn.execute(query.where(table.c.id.in_(page))))
 
 
 def get_owned(conn: Connection, table: Table, kind: str, team_id: str, object_id: str) -> Record:
@@ -65,7 +72,7 @@ def get_owned(conn: Connection, table: Table, kind: str, team_id: str, object_id
 
 def page_owned(query: Select[Any], table: Table, team_id: str, offset: int, limit: int) -> Select[Any]:
     """``query`` over the team's rows of ``table``, oldest first, one page."""
-    return search_page(query.where(table.c.team_id == team_id), table, offset, limit, None)
+    return query.where(table.c.team_id == team_id).order_by(table.c.id).offset(offset).limit(limit)
 
 
 def require_free(

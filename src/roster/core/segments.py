@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 
+from roster.core import search
 from roster.core.clock import now
 from roster.core.custom_fields import FieldType
 from roster.core.errors import Invalid
@@ -47,7 +48,6 @@ from roster.core.named import clean_name, get_owned, require_unique_name, search
 from roster.core.topics import AUTO
 from roster.ids import new_id
 from roster.storage.db import Record
-from roster.storage.search import like_pattern
 from roster.storage.tables import (
     audiences,
     campaign_targets,
@@ -68,11 +68,11 @@ MAX_TEXT = 255
 
 TEXT_OPS = ("equals", "contains", "startsWith", "endsWith")
 COMPARE_OPS = ("eq", "neq", "gt", "gte", "lt", "lte")
-TEXT_FIELDS = {
-    "email": contacts.c.email_normalized,
-    "firstName": contacts.c.first_name,
-    "lastName": contacts.c.last_name,
-    "company": contacts.c.company,
+TEXT_FIELDS = {  # each one's column, which its place in search_text is named by
+    "email": "email_normalized",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "company": "company",
 }
 TIME_FIELDS = {"created": contacts.c.created_at, "updated": contacts.c.updated_at}
 FLAG_FIELDS = {
@@ -147,7 +147,8 @@ class _Compiler:
         name = rule["field"]
         value = rule.get("value")
         if name in TEXT_FIELDS:
-            return _text(TEXT_FIELDS[name], self._op(rule, TEXT_OPS, path), value, path)
+            op = self._op(rule, TEXT_OPS, path)
+            return search.holds(_checked_text(value, path), TEXT_FIELDS[name], op)
         if name in TIME_FIELDS:
             return _moment(TIME_FIELDS[name], self._op(rule, COMPARE_OPS, path), value, path)
         if name == "ltv":
@@ -169,7 +170,8 @@ class _Compiler:
         if self._op(rule, (*TEXT_OPS, *COMPARE_OPS, "is", "exists"), path) == "exists":
             condition: ColumnElement[bool] = true()
         elif kind in (FieldType.TEXT, FieldType.PHONE):
-            condition = _text(contact_values.c.text, self._op(rule, TEXT_OPS, path), value, path)
+            op = self._op(rule, TEXT_OPS, path)
+            condition = search.folded_like(contact_values.c.folded, _checked_text(value, path), op)
         elif kind is FieldType.NUMBER:
             condition = _compare(
                 contact_values.c.number, self._op(rule, COMPARE_OPS, path), _number(value, path)
@@ -232,18 +234,11 @@ class _Compiler:
         return and_(member, func.coalesce(choice, default, type_=Boolean).is_(True))
 
 
-def _text(column: Any, op: str, value: Any, path: str) -> ColumnElement[bool]:
+def _checked_text(value: Any, path: str) -> str:
+    """A text rule's value: compared by the rule of ``roster.core.search``."""
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
         raise Invalid(f"{path}.value", f"must be text of 1 to {MAX_TEXT} characters")
-    lowered = func.lower(column)
-    if op == "equals":
-        return lowered == value.lower()
-    pattern = like_pattern(value)  # %value% with LIKE's wildcards escaped
-    if op == "startsWith":
-        pattern = pattern.removeprefix("%")
-    elif op == "endsWith":
-        pattern = pattern.removesuffix("%")
-    return lowered.like(pattern, escape="\\")
+    return value
 
 
 _OPERATORS = {
@@ -335,13 +330,9 @@ def get_segment(conn: Connection, team_id: str, segment_id: str) -> Record:
     return get_owned(conn, segments, "segment", team_id, segment_id)
 
 
-def page_segments(
-    conn: Connection, team_id: str, offset: int, limit: int, search: str | None
-) -> list[Record]:
-    query = search_page(
-        select(segments).where(segments.c.team_id == team_id), segments, offset, limit, search
-    )
-    return list(conn.execute(query))
+def page_segments(conn: Connection, team_id: str, offset: int, limit: int, text: str | None) -> list[Record]:
+    query = select(segments).where(segments.c.team_id == team_id)
+    return search_page(conn, query, segments, offset, limit, text)
 
 
 def update_segment(conn: Connection, team_id: str, segment_id: str, fields: Mapping[str, Any]) -> Record:

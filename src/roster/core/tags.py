@@ -41,8 +41,7 @@ def find_tag(conn: Connection, team_id: str, name: str) -> Record | None:
 
 
 def page_tags(conn: Connection, team_id: str, offset: int, limit: int, search: str | None) -> list[Record]:
-    query = search_page(select(tags).where(tags.c.team_id == team_id), tags, offset, limit, search)
-    return list(conn.execute(query))
+    return search_page(conn, select(tags).where(tags.c.team_id == team_id), tags, offset, limit, search)
 
 
 def rename_tag(conn: Connection, team_id: str, tag_id: str, name: str) -> Record:

@@ -59,10 +59,8 @@ def get_template(conn: Connection, team_id: str, template_id: str) -> Record:
 def page_templates(
     conn: Connection, team_id: str, offset: int, limit: int, search: str | None
 ) -> list[Record]:
-    query = search_page(
-        select(templates).where(templates.c.team_id == team_id), templates, offset, limit, search
-    )
-    return list(conn.execute(query))
+    query = select(templates).where(templates.c.team_id == team_id)
+    return search_page(conn, query, templates, offset, limit, search)
 
 
 def update_template(conn: Connection, team_id: str, template_id: str, fields: Mapping[str, Any]) -> Record:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateTable
@@ -58,6 +59,7 @@ stage_contacts = _temporary(
     Column("blocked", Boolean),
     Column("dropped", Boolean),
     Column("created_at", UTCDateTime),
+    Column("search_text", Text, nullable=False),  # a new contact's (roster.core.search)
     Column("contact_id", ObjectId),
     Column("outcome", SmallInteger),
 )
@@ -69,6 +71,7 @@ stage_values = _temporary(
     Column("number", Float),
     Column("day", Date),
     Column("flag", Boolean),
+    Column("folded", Text, nullable=False),
 )
 stage_memberships = _temporary(
     "stage_memberships",

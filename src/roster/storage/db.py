@@ -21,7 +21,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from roster.storage import search
 from roster.storage.prepared import Prepared
 
 Record: TypeAlias = Any
@@ -61,7 +60,6 @@ def _configure_sqlite(engine: Engine, mmap_bytes: int) -> None:
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
         cursor.close()
-        dbapi_conn.create_function("holds", 2, search.block_holds, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -6,6 +6,7 @@ isolation guarantee and the shard key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,6 +151,9 @@ audiences = Table(
     Index(None, "team_id", "domain_id"),
 )
 
+# Indexes that only one database has.
+ONLY_ON = {"ix_contacts_walk": "sqlite", "ix_contacts_search": "postgresql"}
+
 contacts = Table(
     "contacts",
     metadata,
@@ -173,8 +177,21 @@ contacts = Table(
     Column("ltv", BigInteger, nullable=False, server_default="0"),
     _created(),
     _updated(),
+    # What search compares: the folded names, email and company (``roster.core.search``).
+    Column("search_text", Text, nullable=False),
     UniqueConstraint("team_id", "email_normalized"),
-    Index(None, "team_id", "id", unique=True),
+    # A walk through a team in ID order reads the text from the index alone: PostgreSQL's
+    # unique index carries it, SQLite (which has no INCLUDE) has an index of its own.
+    Index(None, "team_id", "id", unique=True, postgresql_include=["search_text"]),
+    Index("ix_contacts_walk", "team_id", "id", "search_text").ddl_if(dialect=ONLY_ON["ix_contacts_walk"]),
+    # The trigram index on PostgreSQL; SQLite's is the FTS5 table ``contacts_search``
+    # (migration 0016), which a schema of SQLAlchemy tables cannot declare.
+    Index(
+        "ix_contacts_search",
+        "search_text",
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+    ).ddl_if(dialect=ONLY_ON["ix_contacts_search"]),
 )
 
 memberships = Table(
@@ -239,6 +256,7 @@ contact_values = Table(
     Column("contact_id", ObjectId),
     _contact_team(),
     Column("text", String(255), nullable=False),
+    Column("folded", Text, nullable=False),  # the text folded (roster.core.search), for segments
     Column("number", Float),
     Column("day", Date),
     Column("flag", Boolean),
@@ -526,3 +544,15 @@ import_errors = Table(
     PrimaryKeyConstraint("import_id", "line"),
     sqlite_with_rowid=False,
 )
+
+
+def declared_on(dialect_name: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` on a database: the objects declared here for it (not
+    those of the other database), without SQLite's FTS5 table ``contacts_search`` and its
+    shadow tables, which migration 0016 makes and no SQLAlchemy table can declare."""
+
+    def declared(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        other = ONLY_ON.get(name or "", dialect_name) != dialect_name
+        return not other and not (name or "").startswith("contacts_search")
+
+    return declared

@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar.params import QueryParameter
 
 from roster.api.common import MAX_OFFSET
+from roster.core.search import MIN_LENGTH
 
 Offset = Annotated[
     int,
@@ -17,5 +18,7 @@ Limit = Annotated[
 ]
 Search = Annotated[
     str | None,
-    QueryParameter(min_length=2, max_length=255, description="Case-insensitive substring of the name"),
+    QueryParameter(
+        min_length=MIN_LENGTH, max_length=255, description="Case-insensitive substring of the name"
+    ),
 ]

@@ -10,13 +10,17 @@ from litestar.params import JSONBody, QueryParameter
 from roster.api.common import MAX_PAGE, Ctx, PathId, body, sent
 from roster.api.v1 import render, schemas
 from roster.core import audiences, contacts, memberships
+from roster.core.search import MIN_LENGTH
 
 Page = Annotated[
     int, QueryParameter(ge=1, le=MAX_PAGE, description=f"Page number, from 1 (at most {MAX_PAGE:,})")
 ]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page (1–100)")]
 Search = Annotated[
-    str | None, QueryParameter(min_length=1, max_length=255, description="Substring of a name or email")
+    str | None,
+    QueryParameter(
+        min_length=MIN_LENGTH, max_length=255, description="Case-insensitive substring of a name or the email"
+    ),
 ]
 
 

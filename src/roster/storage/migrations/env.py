@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from roster.storage.search import declared_elsewhere
-from roster.storage.tables import metadata
+from roster.storage.tables import declared_on, metadata
 
 config = context.config
 
@@ -17,7 +16,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_object=declared_elsewhere,
+        include_object=declared_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
