@@ -85,27 +85,35 @@ def holds(
     term: str, field: str | None = None, op: str = "contains", source: Any = contacts
 ) -> ColumnElement[bool]:
     """The condition that a contact of ``source`` (``contacts`` or a subquery of it) matches."""
-    condition: ColumnElement[bool] = source.c.search_text.like(pattern(term, field, op), escape="\\")
+    condition: ColumnElement[bool] = source.c.search_text.like(_inline(pattern(term, field, op)), escape="\\")
     return condition
+
+
+def _inline(text: str) -> Any:
+    """``text`` written into the statement (quoted by SQLAlchemy), not bound: PostgreSQL
+    plans a ``LIKE`` by its pattern, and a statement psycopg has prepared gets, after a few
+    runs, one plan for every pattern (for a two-letter text, reading the whole trigram index:
+    0.7 s at 1M contacts, against 0.1 s through the table)."""
+    return bindparam(None, text, literal_execute=True)
 
 
 def folded_like(column: Any, term: str, op: str) -> ColumnElement[bool]:
     """The rule for a column of folded text (a custom field's ``folded`` value)."""
-    condition: ColumnElement[bool] = column.like(_like(term, op), escape="\\")
+    condition: ColumnElement[bool] = column.like(_inline(_like(term, op)), escape="\\")
     return condition
 
 
 # ---- finding contacts ----------------------------------------------------------------------
 
 
-def _walk(team_id: str, term: str, enough: int, window: int | None = None) -> Select[Any]:
-    """The first ``enough`` matches among the team's first ``window`` contacts (or all of
-    them), walked in ID order. The inner query's LIMIT (or ``OFFSET 0``) keeps PostgreSQL
-    from folding the test into it and choosing another index than the ordered one."""
+def _walk(team_id: str, term: str, window: int | None = None) -> Select[Any]:
+    """The matches among the team's first ``window`` contacts (or all of them), walked in
+    ID order. The inner query's LIMIT (or ``OFFSET 0``) keeps PostgreSQL from folding the
+    test into it and choosing the trigram index instead, which it may guess cheaper."""
     ordered = select(contacts.c.id, contacts.c.search_text).where(contacts.c.team_id == team_id)
     ordered = ordered.order_by(contacts.c.id)
     walked = (ordered.limit(window) if window else ordered.offset(0)).subquery("walked")
-    return select(walked.c.id).where(holds(term, source=walked)).limit(enough)
+    return select(walked.c.id).where(holds(term, source=walked))
 
 
 # SQLite: the FTS5 table's matches joined to the contacts (each find checked against the
@@ -131,14 +139,14 @@ def _indexed(conn: Connection, team_id: str, term: str, cap: int) -> list[str]:
 def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     """IDs of the team's contacts that match ``term``, in ID order (oldest first), one page."""
     enough = offset + limit
-    found = list(conn.execute(_walk(team_id, term, enough, WINDOW)).scalars())
+    found = list(conn.execute(_walk(team_id, term, WINDOW).limit(enough)).scalars())
     if len(found) == enough or counts.team_contacts(conn, team_id) <= WINDOW:
         return found[offset:]
     if len(fold(term)) >= TRIGRAM:
         indexed = _indexed(conn, team_id, term, CAP + 1)
         if len(indexed) <= CAP:
             return sorted(indexed)[offset:enough]
-    return list(conn.execute(_walk(team_id, term, enough)).scalars())[offset:]
+    return list(conn.execute(_walk(team_id, term).limit(enough)).scalars())[offset:]
 
 
 def count(conn: Connection, team_id: str, term: str) -> int:
