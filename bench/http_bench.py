@@ -5,8 +5,8 @@
 
 Seeds a fresh database (a SQLite file, or a new PostgreSQL database dropped afterwards) with
 one audience of N contacts, starts `roster serve` (granian, ``--workers``), drives it with wrk
-on loopback, then does the same against bench/ceiling.py (the same SQL through sqlite3 in a
-bare ASGI app on granian; SQLite only so far) and against bench/floor.py (Litestar with the
+on loopback, then does the same against bench/ceiling.py (the same SQL on the driver in a
+bare ASGI app on granian: sqlite3, or psycopg through a pool) and against bench/floor.py (Litestar with the
 same routes and no database), and prints req/s, p99 and the ratio to the ceiling for: contact
 upsert, contact GET, list page at offset 0 and at offset 90,000; and for Roster alone, the
 SendX contact GET. With --write, replaces the database's results table in docs/benchmarks.md.
@@ -249,8 +249,7 @@ def servers(args: argparse.Namespace) -> dict[str, Callable[[int], list[str]]]:
         "roster": lambda port: [*roster, str(port)],
         "floor": granian("bench.floor:app"),
     }
-    if args.database == "sqlite":
-        found["ceiling"] = granian("bench.ceiling:app")
+    found["ceiling"] = granian("bench.ceiling:app")
     return found
 
 

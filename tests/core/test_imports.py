@@ -129,6 +129,24 @@ def test_existing_contacts_are_updated_or_skipped(db: Database, team: str) -> No
     assert db.run_read(contacts.page_counted, team, 0, 10, None)[1] == 2
 
 
+def test_imported_names_are_found_by_search_and_so_are_their_changes(db: Database, team: str) -> None:
+    def found(text: str) -> list[str]:
+        return [p.contact.email_normalized for p in db.run_read(contacts.page_profiles, team, 0, 10, text)]
+
+    run(
+        db,
+        team,
+        "email,first_name,last_name,company\nann@example.com,Åsa,Öberg,Älg AB\nbo@example.com,Bo,Berg,\n",
+    )
+    assert found("ÅSA") == found("öberg") == ["ann@example.com"]
+    # Every field given: the staged text; some given: made from them and the kept ones.
+    run(db, team, "email,first_name,last_name,company\nann@example.com,Élodie,Lind,Acme\n")
+    run(db, team, "email,last_name\nbo@example.com,Straße\n")
+    assert found("åsa") == found("berg") == []
+    assert found("ÉLODIE") == found("lind") == ["ann@example.com"]
+    assert found("bo") == found("STRASSE") == ["bo@example.com"]
+
+
 def test_lists_tags_flags_and_custom_fields_are_imported_and_counted(db: Database, team: str) -> None:
     main = db.run_write(audiences.create_list, team, {"name": "Main"})
     db.run_write(custom_fields.create_field, team, {"name": "Plan", "field_type": 0})

@@ -620,16 +620,20 @@ def _merge_contacts(
         for name in ("first_name", "last_name", "company", "phone", "page_source", "last_tracked_ip", "ltv")
     }
     changes.update({flag: or_(contacts.c[flag], func.coalesce(s.c[flag], False)) for flag in FLAGS})
+    # A row that gives every field of the search text but the email (the same) has it staged.
+    every = and_(*(s.c[name].is_not(None) for name in _RENAMING))
+    changes["search_text"] = case((every, s.c.search_text), else_=contacts.c.search_text)
     conn.execute(
         update(contacts)
         .where(contacts.c.id == s.c.contact_id, s.c.outcome == UPDATED)
         .values(**changes, updated_at=at)
     )
-    # Names or a company laid over those a contact had: its search text made again from both.
+    # Some of those fields laid over the others a contact had: its search text made from both.
+    some = or_(*(s.c[name].is_not(None) for name in _RENAMING))
     renamed = (
         select(*(contacts.c[name] for name in ("id", *search.COLUMNS, "search_text")))
         .join_from(s, contacts, contacts.c.id == s.c.contact_id)
-        .where(s.c.outcome == UPDATED, or_(*(s.c[name].is_not(None) for name in _RENAMING)))
+        .where(s.c.outcome == UPDATED, some, ~every)
     )
     search.refold(conn, conn.execute(renamed).all())
 
