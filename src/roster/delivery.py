@@ -32,7 +32,7 @@ from sqlalchemy import Connection, delete, select, tuple_, update
 from standardwebhooks import Webhook
 
 from roster.config import Settings
-from roster.core import clock, webhooks
+from roster.core import clock, outbound
 from roster.core.errors import Invalid
 from roster.storage.db import Database
 from roster.storage.tables import webhook_deliveries
@@ -165,7 +165,7 @@ def prune(conn: Connection, before: datetime, batch: int = PRUNE_BATCH) -> int:
     return conn.execute(delete(webhook_deliveries).where(keys.in_(finished))).rowcount
 
 
-def pinned(url: str, address: webhooks.IPAddress) -> tuple[str, dict[str, str], dict[str, Any]]:
+def pinned(url: str, address: outbound.IPAddress) -> tuple[str, dict[str, str], dict[str, Any]]:
     """``url`` sent to ``address``: the URL, headers and httpx extensions that keep the
     ``Host`` header and TLS server name of the original host."""
     parts = urlsplit(url)
@@ -187,7 +187,7 @@ class Worker:
     async def _send(self, client: httpx.AsyncClient, job: Job) -> Outcome:
         try:
             addresses = await anyio.to_thread.run_sync(
-                lambda: webhooks.public_addresses(
+                lambda: outbound.public_addresses(
                     job.url,
                     allow_private=self.settings.webhook_allow_private,
                     nameserver=self.settings.dns_nameserver,

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
-from roster.core import contacts, members, segments, webhooks
+from roster.core import contacts, members, outbound, segments, webhooks
 
 
 class SegmentController(Controller):
@@ -76,12 +76,11 @@ class MemberController(Controller):
 
 
 async def _check_url(ctx: Ctx, data: schemas.WebhookIn) -> None:
-    """Refuse a URL that does not resolve to public addresses (DNS, so off the event loop)."""
+    """Refuse a URL the outbound rule refuses (it asks DNS, so off the event loop)."""
     if isinstance(data.url, str):
-        url = webhooks.clean_url(data.url)
-        settings = ctx.settings
+        url, settings = data.url, ctx.settings
         await anyio.to_thread.run_sync(
-            lambda: webhooks.public_addresses(
+            lambda: outbound.checked_url(
                 url, allow_private=settings.webhook_allow_private, nameserver=settings.dns_nameserver
             )
         )
