@@ -91,19 +91,18 @@ def test_an_error_that_is_not_a_lost_connection_is_not_retried(fresh: Database) 
 def test_the_key_check_goes_on_after_the_server_drops_its_connection(
     fresh: Database, database_url: str
 ) -> None:
-    """The key check reads on the event loop's own connection (``Database.first``)."""
+    """The key check reads through the pool like any read, and runs again on a new connection."""
     team = fresh.run_write(teams.create_team, "Keys")
     _, token = fresh.run_write(teams.create_key, team.id, teams.FULL_ACCESS, "checked")
     backend = Prepared(select(func.pg_backend_pid().label("pid")))
 
     async def checks() -> list[teams.Principal]:
         seen = [await teams.authenticate(fresh, token)]
-        first = await fresh.first(backend, {})
+        first = await fresh.read(backend.first, {})
         terminate(database_url, first.pid)
         seen.append(await teams.authenticate(fresh, token))
-        second = await fresh.first(backend, {})
+        second = await fresh.read(backend.first, {})
         assert second.pid != first.pid
-        await fresh.close_loop_connection()
         return seen
 
     before, after = asyncio.run(checks())
@@ -121,6 +120,5 @@ def test_every_request_checks_its_key_again(db: Database) -> None:
         db.run_write(teams.revoke_key, key.id)
         with pytest.raises(Unauthorized):
             await teams.authenticate(db, token)
-        await db.close_loop_connection()
 
     asyncio.run(checks())

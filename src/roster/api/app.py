@@ -6,7 +6,7 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import anyio
+import anyio.to_thread
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -58,6 +58,17 @@ def delivering(
     return lifespan
 
 
+# Worker threads a process runs database calls in at once (PostgreSQL's; SQLite's run inline).
+# More only contend with the event loop for the interpreter lock: the loop answers late, and
+# under load the slowest requests wait three times as long for a tenth more throughput
+# (docs/benchmarks.md, "HTTP hot paths on PostgreSQL").
+THREADS = 16
+
+
+async def _limit_threads() -> None:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Litestar:
     """Build the app for one process. The database must already be migrated."""
     settings = settings or load_settings()
@@ -86,7 +97,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             security=[{"bearer": []}],
         ),
         lifespan=[delivering(Worker(db, settings), dispatcher)] if settings.inline_worker else [],
-        on_shutdown=[mailer.close, db.close_loop_connection, db.dispose, rate_limit.close],
+        on_startup=[_limit_threads],
+        on_shutdown=[mailer.close, db.dispose, rate_limit.close],
         debug=False,
     )
 

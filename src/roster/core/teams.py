@@ -132,10 +132,12 @@ _KEY_BY_HASH = Prepared(
 
 async def authenticate(db: Database, token: str | None) -> Principal:
     """Who presents ``token``: checked against the database on every request, so a revoked
-    key is refused on the next one. One statement, read on the event loop (``Database.first``)."""
+    key is refused on the next one. One statement, read as any other (on PostgreSQL in a
+    worker thread: on a connection of the event loop's own, shared by every request, they
+    waited for each other's key checks; docs/architecture.md)."""
     if not token:
         raise Unauthorized("missing API key", missing=True)
-    row = await db.first(_KEY_BY_HASH, {"token_hash": hash_token(token)})
+    row = await db.read(_KEY_BY_HASH.first, {"token_hash": hash_token(token)})
     if row is None:
         raise Unauthorized("invalid API key")
     return Principal(team_id=row.team_id, key_id=row.id, permission=row.permission)

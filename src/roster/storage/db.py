@@ -10,9 +10,8 @@ open the one transaction it runs in, commit on return and roll back on an except
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 import anyio.to_thread
@@ -20,8 +19,6 @@ import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-
-from roster.storage.prepared import Prepared
 
 Record: TypeAlias = Any
 """A result row, read by column name (``row.email``): a SQLAlchemy ``Row`` or a ``Prepared`` row.
@@ -91,9 +88,6 @@ class Database:
 
         self._local = threading.local()
         self._kept: list[Connection] = []
-        # PostgreSQL: each event loop's connection for ``first`` (a connection belongs to the
-        # loop it was made in; tests run apps in several).
-        self._on_loop: dict[asyncio.AbstractEventLoop, asyncio.Future[psycopg.AsyncConnection[Any]]] = {}
 
     def _kept_connection(self) -> Connection:
         """SQLite: one connection per thread, kept open (a pool checkout costs more than a query)."""
@@ -177,44 +171,6 @@ class Database:
         if self.is_sqlite:
             return self.run_write(fn, *a, **k)
         return await anyio.to_thread.run_sync(lambda: self.run_write(fn, *a, **k))
-
-    async def first(self, statement: Prepared, params: Mapping[str, Any]) -> Record | None:
-        """The first row of one reading statement, for the hottest reads (an API key's check
-        on every request). SQLite: as ``read``. PostgreSQL: on a connection of the event
-        loop's own, awaited there: no hop to a worker thread and no pool checkout, about
-        0.2 ms less a request over HTTP (docs/benchmarks.md). Requests share the connection, one
-        statement at a time; one the server has dropped is replaced and the read run again."""
-        if self.is_sqlite:
-            return self.run_read(statement.first, params)
-        for attempt in range(2):
-            conn = await self._loop_connection()
-            try:
-                return await statement.first_async(conn, self.engine.dialect, params)
-            except psycopg.OperationalError:
-                if attempt or not conn.broken:
-                    raise
-                self._on_loop.pop(asyncio.get_running_loop(), None)
-        raise AssertionError("unreachable: the second attempt returns or raises")
-
-    async def _loop_connection(self) -> psycopg.AsyncConnection[Any]:
-        loop = asyncio.get_running_loop()
-        connecting = self._on_loop.get(loop)
-        if connecting is None:
-            args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-            connect = psycopg.AsyncConnection.connect(*args, **kwargs, autocommit=True)
-            connecting = self._on_loop[loop] = asyncio.ensure_future(connect)
-        try:
-            return await asyncio.shield(connecting)
-        except BaseException:
-            if connecting.done() and self._on_loop.get(loop) is connecting:
-                del self._on_loop[loop]  # a failed connect is tried again by the next read
-            raise
-
-    async def close_loop_connection(self) -> None:
-        """Close the running event loop's connection (an app's shutdown)."""
-        connecting = self._on_loop.pop(asyncio.get_running_loop(), None)
-        if connecting is not None and connecting.done() and connecting.exception() is None:
-            await connecting.result().close()
 
     def dispose(self) -> None:
         for conn in self._kept:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.expression import Executable
@@ -102,16 +101,6 @@ class Prepared:
         if row is None:
             raise LookupError("the statement returned no row")
         return row
-
-    async def first_async(
-        self, conn: psycopg.AsyncConnection[Any], dialect: Dialect, params: Mapping[str, Any]
-    ) -> Any | None:
-        """``first`` on an asynchronous psycopg connection (see ``Database.first``)."""
-        plan, values = self._bound(dialect, params)
-        async with conn.cursor() as cursor:
-            await cursor.execute(plan.sql, values)
-            raw = await cursor.fetchone()
-        return None if raw is None else self._row(plan, raw)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         cursor, plan = self._cursor(conn, params)
