@@ -13,11 +13,9 @@ BAD_UTF8 = b'{"name": "caf\\xc3", "email": "a\\xff@example.com"}'.replace(b"\\xc
 DEEP = b'{"name": "x", "rules": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
 
 
-@pytest.mark.parametrize("body", [BAD_UTF8, DEEP], ids=["invalid UTF-8", "10,000 deep"])
-def test_broken_bodies_are_refused_in_every_dialect(tenant: Tenant, body: bytes) -> None:
-    json_type = {"Content-Type": "application/json"}
+def _calls(tenant: Tenant) -> list[tuple[str, str, str, dict[str, str]]]:
     audience = tenant.audience()["id"]
-    calls = [
+    return [
         ("sendx", "POST", "/api/v1/rest/list", {"X-Team-ApiKey": tenant.token}),
         ("sendx", "POST", "/api/v1/rest/contact", {"X-Team-ApiKey": tenant.token}),
         ("sendx", "POST", "/api/v1/rest/contact/identify/bulk", {"X-Team-ApiKey": tenant.token}),
@@ -32,7 +30,12 @@ def test_broken_bodies_are_refused_in_every_dialect(tenant: Tenant, body: bytes)
         ("v1", "POST", "/v1/contacts", {"Authorization": f"Bearer {tenant.token}"}),
         ("v1", "POST", "/v1/audiences", {"Authorization": f"Bearer {tenant.token}"}),
     ]
-    for dialect, method, path, headers in calls:
+
+
+@pytest.mark.parametrize("body", [BAD_UTF8, DEEP], ids=["invalid UTF-8", "10,000 deep"])
+def test_broken_bodies_are_refused_in_every_dialect(tenant: Tenant, body: bytes) -> None:
+    json_type = {"Content-Type": "application/json"}
+    for dialect, method, path, headers in _calls(tenant):
         response = tenant.client.request(method, path, content=body, headers={**headers, **json_type})
         assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
         shape = response.json()
@@ -74,3 +77,35 @@ def test_revenue_beyond_any_sum_is_refused_and_counts_nothing(tenant: Tenant, am
     assert response.status_code == 400, response.text
     assert "amount" in response.json()["message"]
     assert tenant.sendx("GET", f"/contact/{contact['id']}").json()["ltv"] == 0
+
+
+@pytest.mark.parametrize(
+    "media",
+    ["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data; boundary=x"],
+)
+def test_a_body_that_is_not_json_by_its_content_type_is_a_415_in_every_dialect(
+    tenant: Tenant, media: str
+) -> None:
+    body = b'{"name": "Typed", "email": "typed@example.com", "domain": "example.com"}'
+    for dialect, method, path, headers in _calls(tenant):
+        response = tenant.client.request(
+            method, path, content=body, headers={**headers, "Content-Type": media}
+        )
+        assert response.status_code == 415, (path, response.status_code, response.text)
+        shape = response.json()
+        assert "application/json" in shape["message"], path
+        if dialect == "sendx":
+            assert shape["status"] == "error", path
+        else:
+            assert shape["statusCode"] == 415, path
+    assert [made["name"] for made in tenant.sendx("GET", "/list").json()] == ["Newsletter"]  # _calls made it
+    assert tenant.v1("GET", "/contacts").json()["total"] == 0
+
+
+def test_json_by_any_of_its_names_or_by_none_is_read(tenant: Tenant) -> None:
+    headers = {"X-Team-ApiKey": tenant.token}
+    for number, media in enumerate(["application/json; charset=utf-8", "application/vnd.api+json", None]):
+        typed = {**headers, "Content-Type": media} if media else headers
+        body = f'{{"email": "json{number}@example.com"}}'.encode()
+        response = tenant.client.post("/api/v1/rest/contact", content=body, headers=typed)
+        assert response.status_code == 201, (media, response.text)

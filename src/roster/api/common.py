@@ -12,6 +12,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.dto import MsgspecDTO
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
 from roster.api.rate_limit import RateLimit
@@ -108,6 +109,7 @@ class StrictJSON(MsgspecDTO[T], Generic[T]):
     """
 
     def decode_bytes(self, value: bytes) -> Any:
+        json_only(self.asgi_connection)
         try:
             decoded = msgspec.json.decode(value, type=self.model_type, strict=True)
         except UnicodeDecodeError as exc:
@@ -121,6 +123,22 @@ class StrictJSON(MsgspecDTO[T], Generic[T]):
             if field is not None:
                 raise Invalid(field or "body", "must not contain control characters (such as NUL)")
         return decoded
+
+
+def json_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any = None) -> None:
+    """A 415 unless the request's body is JSON by its media type: ``application/json`` or
+    ``application/*+json``, or none at all (a client that names no type is taken at its word).
+    Run by every struct body's decoding, and as a guard where the body is not one struct."""
+    media = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if (
+        media
+        and media != "application/json"
+        and not (media.startswith("application/") and media.endswith("+json"))
+    ):
+        raise HTTPException(
+            status_code=415,
+            detail=f"request body must be JSON (Content-Type: application/json), not `{media}`",
+        )
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

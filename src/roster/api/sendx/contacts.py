@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
 
-from roster.api.common import Ctx, PathId, body, sent
+from roster.api.common import Ctx, PathId, body, json_only, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
 from roster.core import contacts, events
@@ -69,7 +69,12 @@ class ContactController(Controller):
         profile, created = await ctx.db.write(contacts.identify, ctx.team_id, _fields(data))
         return _identified(profile, created)
 
-    @post("/identify/bulk", status_code=200, summary="Identify up to 25 contacts, all or none")
+    @post(
+        "/identify/bulk",
+        status_code=200,
+        summary="Identify up to 25 contacts, all or none",
+        guards=[json_only],
+    )
     async def identify_bulk(
         self, ctx: Ctx, data: JSONBody[list[schemas.IdentifyIn]]
     ) -> list[schemas.Identified]:
