@@ -129,6 +129,25 @@ def test_existing_contacts_are_updated_or_skipped(db: Database, team: str) -> No
     assert db.run_read(contacts.page_counted, team, 0, 10, None)[1] == 2
 
 
+def test_a_control_character_in_a_cell_refuses_its_row_alone(db: Database, team: str) -> None:
+    nul, bell = "\x00", "\x07"
+    data = (
+        "email,first_name,plan\n"
+        "ok@example.com,Ok,pro\n"
+        f"nul@example.com,A{nul}B,pro\n"
+        f"bell@example.com,Bell,pr{bell}o\n"
+        "after@example.com,After,free\n"
+    )
+    job = run(db, team, data, create_fields=True)
+    assert job.state == "done", job.error
+    assert (job.created_count, job.failed_count) == (2, 2)
+    assert sorted(people(db, team)) == ["after@example.com", "ok@example.com"]
+    assert errors(db, team, job) == [
+        (3, "`first_name`: must not contain control characters (such as NUL)"),
+        (4, "`plan`: must not contain control characters (such as NUL)"),
+    ]
+
+
 def test_imported_names_are_found_by_search_and_so_are_their_changes(db: Database, team: str) -> None:
     def found(text: str) -> list[str]:
         return [p.contact.email_normalized for p in db.run_read(contacts.page_profiles, team, 0, 10, text)]

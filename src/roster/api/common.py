@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -19,6 +18,7 @@ from roster.api.rate_limit import RateLimit
 from roster.config import Settings
 from roster.core import teams
 from roster.core.errors import Invalid
+from roster.core.named import CONTROL, CONTROL_MESSAGE
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import Principal
 from roster.mail.transport import Mailer
@@ -121,7 +121,7 @@ class StrictJSON(MsgspecDTO[T], Generic[T]):
         if b"\\u00" in value:
             field = _with_control(decoded, "")
             if field is not None:
-                raise Invalid(field or "body", "must not contain control characters (such as NUL)")
+                raise Invalid(field or "body", CONTROL_MESSAGE)
         return decoded
 
 
@@ -141,15 +141,12 @@ def json_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any = No
         )
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def _with_control(value: Any, path: str) -> str | None:
     """The name of the first field of ``value`` whose text holds a control character other
     than tab, line feed and carriage return (NUL is refused by PostgreSQL, and none belongs
     in a name, an address or a message)."""
     if isinstance(value, str):
-        return path if _CONTROL.search(value) else None
+        return path if CONTROL.search(value) else None
     if isinstance(value, msgspec.Struct):
         items = [(field.encode_name, getattr(value, field.name)) for field in msgspec.structs.fields(value)]
     elif isinstance(value, dict):

@@ -48,7 +48,7 @@ from roster.core.clock import iso, now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound, RosterError
-from roster.core.named import MAX_NAME, clean_name, get_owned
+from roster.core.named import CONTROL, CONTROL_MESSAGE, MAX_NAME, clean_name, get_owned
 from roster.ids import looks_like, new_id
 from roster.storage import bulk
 from roster.storage.bulk import stage_contacts, stage_memberships, stage_tags, stage_values
@@ -452,6 +452,8 @@ def _check(line: int, plan: _Plan, cells: Sequence[Any]) -> _Row:
     width = len(cells)
     for index, target, spec in plan.targets:
         raw = cells[index] if index < width else None
+        if isinstance(raw, str) and CONTROL.search(raw):  # one such cell refuses its row alone
+            raise Invalid(spec[2] if target == "field" else target, CONTROL_MESSAGE)
         if target == "email":
             email, contact[0] = clean_email(raw if isinstance(raw, str) else "")
             contact[_POSITIONS["email"] + 1] = email

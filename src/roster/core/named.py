@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,10 @@ from roster.storage.db import Record
 
 MAX_NAME = 255
 MAX_DESCRIPTION = 1000
+# Control characters no name, address or message holds (tab, line feed and carriage return
+# aside); NUL is refused by PostgreSQL outright. The same rule in every API and in imports.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_MESSAGE = "must not contain control characters (such as NUL)"
 
 
 def clean_name(raw: str, field: str = "name") -> str:
