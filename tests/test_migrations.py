@@ -51,6 +51,22 @@ def _team_with_a_contact(conn: Connection, name: str, **columns: str) -> tuple[s
     return team_id, contact_id
 
 
+def _text_field(conn: Connection, team_id: str) -> str:
+    field_id = new_id("field")
+    conn.execute(
+        insert(tables.custom_fields).values(
+            id=field_id,
+            team_id=team_id,
+            name="Plan",
+            name_normalized="plan",
+            field_type=0,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+    return field_id
+
+
 def _tag(conn: Connection, team_id: str) -> str:
     tag_id = new_id("tag")
     conn.execute(
@@ -79,23 +95,13 @@ def test_migration_0009_keeps_every_row_of_a_contact(tmp_path: Path) -> None:
         command.upgrade(alembic_config(database), "0008")
         with database.engine.begin() as conn:
             team_id, contact_id = _team_with_a_contact(conn, "kept")
-            audience_id, field_id, topic_id = new_id("audience"), new_id("field"), new_id("topic")
+            audience_id, topic_id = new_id("audience"), new_id("topic")
             conn.execute(
                 insert(tables.audiences).values(
                     id=audience_id, team_id=team_id, name="News", created_at=NOW, updated_at=NOW
                 )
             )
-            conn.execute(
-                insert(tables.custom_fields).values(
-                    id=field_id,
-                    team_id=team_id,
-                    name="Plan",
-                    name_normalized="plan",
-                    field_type=1,
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-            )
+            field_id = _text_field(conn, team_id)
             conn.execute(
                 insert(tables.topics).values(
                     id=topic_id,
@@ -155,18 +161,7 @@ def test_migration_0016_folds_the_contacts_there_were_so_that_search_finds_them(
                 .where(tables.contacts.c.id == contact_id)
                 .values(first_name="Öberg", last_name="Straße", company="Älg AB")
             )
-            field_id = new_id("field")
-            conn.execute(
-                insert(tables.custom_fields).values(
-                    id=field_id,
-                    team_id=team_id,
-                    name="Plan",
-                    name_normalized="plan",
-                    field_type=0,
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-            )
+            field_id = _text_field(conn, team_id)
             conn.execute(  # as revision 0015 has them: without ``folded``
                 insert(tables.contact_values).values(
                     field_id=field_id, contact_id=contact_id, team_id=team_id, text="PRÖ"

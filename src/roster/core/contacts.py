@@ -156,9 +156,11 @@ def page_counted(
     conn: Connection, team_id: str, offset: int, limit: int, text: str | None
 ) -> tuple[list[Record], int]:
     """One page of the team's contacts (rows), oldest first, and how many match in all."""
-    page = page_profiles(conn, team_id, offset, limit, text)
-    total = search.count(conn, team_id, text) if text else counts.team_contacts(conn, team_id)
-    return [profile.contact for profile in page], total
+    if text:
+        ids, total = search.counted(conn, team_id, text, offset, limit)
+        return [profile.contact for profile in profiles(conn, ids)], total
+    page = page_profiles(conn, team_id, offset, limit, None)
+    return [profile.contact for profile in page], counts.team_contacts(conn, team_id)
 
 
 def page_profiles(conn: Connection, team_id: str, offset: int, limit: int, text: str | None) -> list[Profile]:

@@ -136,33 +136,43 @@ def _indexed(conn: Connection, team_id: str, term: str, cap: int) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
+def _all_indexed(conn: Connection, team_id: str, term: str) -> list[str] | None:
+    """Every one of the team's matches, in ID order, through the trigram index; ``None`` when
+    the text is too short for the index or more than ``CAP`` contacts match it."""
+    if len(fold(term)) < TRIGRAM:
+        return None
+    found = _indexed(conn, team_id, term, CAP + 1)
+    return sorted(found) if len(found) <= CAP else None
+
+
 def contact_ids(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> list[str]:
     """IDs of the team's contacts that match ``term``, in ID order (oldest first), one page."""
     enough = offset + limit
     found = list(conn.execute(_walk(team_id, term, WINDOW).limit(enough)).scalars())
     if len(found) == enough or counts.team_contacts(conn, team_id) <= WINDOW:
         return found[offset:]
-    if len(fold(term)) >= TRIGRAM:
-        indexed = _indexed(conn, team_id, term, CAP + 1)
-        if len(indexed) <= CAP:
-            return sorted(indexed)[offset:enough]
-    return list(conn.execute(_walk(team_id, term).limit(enough)).scalars())[offset:]
+    every = _all_indexed(conn, team_id, term)
+    if every is None:
+        every = list(conn.execute(_walk(team_id, term).limit(enough)).scalars())
+    return every[offset:enough]
 
 
-def count(conn: Connection, team_id: str, term: str) -> int:
-    """How many of the team's contacts match ``term``."""
-    if len(fold(term)) >= TRIGRAM and counts.team_contacts(conn, team_id) > WINDOW:
-        indexed = _indexed(conn, team_id, term, CAP + 1)
-        if len(indexed) <= CAP:
-            return len(indexed)
-    query = select(func.count()).select_from(contacts).where(contacts.c.team_id == team_id, holds(term))
-    return int(conn.execute(query).scalar_one())
+def counted(conn: Connection, team_id: str, term: str, offset: int, limit: int) -> tuple[list[str], int]:
+    """One page of the team's matches and how many there are in all (v1's counted pages):
+    when the index has them all, the one answer gives both."""
+    every = _all_indexed(conn, team_id, term) if counts.team_contacts(conn, team_id) > WINDOW else None
+    if every is not None:
+        return every[offset : offset + limit], len(every)
+    page = list(conn.execute(_walk(team_id, term).limit(offset + limit)).scalars())[offset:]
+    total = select(func.count()).select_from(contacts).where(contacts.c.team_id == team_id, holds(term))
+    return page, int(conn.execute(total).scalar_one())
 
 
 def refold(conn: Connection, rows: Sequence[Any]) -> None:
     """Write ``search_text`` again for those of ``rows`` (contacts read back after a change
     the statement could not fold: a few of their fields, the rest kept) where it is stale."""
-    stale = [{"key": row.id, "text": text_of(row)} for row in rows if row.search_text != text_of(row)]
+    texts = [(row, text_of(row)) for row in rows]
+    stale = [{"key": row.id, "text": text} for row, text in texts if row.search_text != text]
     if stale:
         statement = contacts.update().where(contacts.c.id == bindparam("key"))
         conn.execute(statement.values(search_text=bindparam("text")), stale)
