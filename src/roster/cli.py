@@ -329,11 +329,8 @@ def _campaign_payload(report: campaigns.Report) -> dict[str, Any]:
         "name": row.name,
         "status": row.status,
         "reason": row.status_reason,
-        "recipients": report.recipients,
-        "sent": report.sent,
-        "failed": report.failed,
-        "bounced": report.bounced,
-        "skipped": report.skipped,
+        **report.figures,
+        "links": [{"url": url, "clicks": clicks} for url, clicks in report.links],
     }
 
 
@@ -342,7 +339,8 @@ def _campaign_line(payload: dict[str, Any]) -> str:
     return (
         f"{payload['id']} {payload['name']!r}: {payload['status']}{reason}; {payload['sent']} of "
         f"{payload['recipients']} sent, {payload['failed']} failed ({payload['bounced']} bounced), "
-        f"{payload['skipped']} skipped"
+        f"{payload['skipped']} skipped; opened by {payload['opened_unique']}, clicked by "
+        f"{payload['clicked_unique']}, {payload['unsubscribed']} unsubscribed, {payload['spam']} complained"
     )
 
 

@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 
-from roster.core import segments
+from roster.core import segments, tallies
 from roster.core.clock import now
 from roster.core.domains import VERIFIED
 from roster.core.emails import clean_email
@@ -47,7 +47,6 @@ from roster.mail.compose import TemplateProblem, compile_templates, context, ren
 from roster.storage.db import Record
 from roster.storage.tables import (
     audiences,
-    campaign_recipients,
     campaign_targets,
     campaigns,
     contact_tags,
@@ -390,27 +389,15 @@ def recipients(conn: Connection, campaign: Campaign) -> ColumnElement[bool]:
 @dataclass(frozen=True, slots=True)
 class Report:
     campaign: Campaign
-    recipients: int  # who it reaches now, or, once sending started, who it was resolved to
-    sent: int
-    bounced: int
-    failed: int
-    skipped: int
+    figures: dict[str, int]  # tallies.NAMES; ``recipients`` is who it reaches now until sending starts
+    links: list[tuple[str, int]]  # (url, clicks), the most clicked first
 
 
 def campaign_report(conn: Connection, team_id: str, campaign_id: str) -> Report:
-    """The campaign and what became of its deliveries."""
+    """The campaign and what became of its deliveries, from its counters."""
     campaign = get_campaign(conn, team_id, campaign_id)
-    counts = conn.execute(
-        select(
-            func.count(),
-            func.count().filter(campaign_recipients.c.state == "sent"),
-            func.count().filter(campaign_recipients.c.bounced),
-            func.count().filter(campaign_recipients.c.state == "failed"),
-            func.count().filter(campaign_recipients.c.state == "skipped"),
-        ).where(campaign_recipients.c.campaign_id == campaign_id)
-    ).one()
-    resolved, sent, bounced, failed, skipped = (int(count) for count in counts)
+    figures = tallies.totals(conn, campaign_id)
     if campaign.row.resolved_at is None and campaign.row.resolved_through is None:
         query = select(func.count()).select_from(contacts).where(recipients(conn, campaign))
-        resolved = int(conn.execute(query).scalar_one())
-    return Report(campaign, resolved, sent, bounced, failed, skipped)
+        figures["recipients"] = int(conn.execute(query).scalar_one())
+    return Report(campaign, figures, tallies.link_clicks(conn, campaign_id))

@@ -62,13 +62,13 @@ _TEAM_TOTAL = Prepared(
 )
 
 
-def _slot(conn: Connection) -> int:
+def slot(conn: Connection) -> int:
     return 0 if conn.dialect.name == "sqlite" else random.randrange(SLOTS)
 
 
 def adjust_team(conn: Connection, team_id: str, contacts: int) -> None:
     if contacts:
-        values = {"team_id": team_id, "slot": _slot(conn), "contacts": contacts}
+        values = {"team_id": team_id, "slot": slot(conn), "contacts": contacts}
         _add_team(conn.dialect.name).one(conn, values)
 
 
@@ -83,7 +83,7 @@ def adjust(
         return
     values = {
         "audience_id": audience_id,
-        "slot": _slot(conn),
+        "slot": slot(conn),
         "team_id": team_id,
         "members": members,
         "subscribed": subscribed,

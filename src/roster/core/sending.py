@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, literal, null, select, update
 from sqlalchemy.sql import insert
 
-from roster.core import outbox
+from roster.core import outbox, tallies
 from roster.core.campaigns import (
     FLAGS,
     PAUSED,
@@ -67,6 +67,7 @@ RESOLVE_CHUNK = 20_000
 RETRY_AFTER = (60, 300, 900, 3600)  # seconds after failed attempts 1, 2, 3, 4
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 LEASE = timedelta(seconds=60)
+FLAGGED = "the contact is "  # a skip for one of its flags, which raises contact.dropped
 
 
 def promote_due(conn: Connection, moment: datetime) -> int:
@@ -117,7 +118,7 @@ def resolve_next(conn: Connection, moment: datetime, chunk: int = RESOLVE_CHUNK)
     ).scalar()
     if last is not None:
         wanted = and_(wanted, contacts.c.id <= last)
-    conn.execute(
+    resolved = conn.execute(
         insert(campaign_recipients).from_select(
             ["campaign_id", "contact_id", "team_id", "audience_id", "state", "attempts", "next_attempt_at"],
             select(
@@ -130,7 +131,8 @@ def resolve_next(conn: Connection, moment: datetime, chunk: int = RESOLVE_CHUNK)
                 literal(moment, campaigns.c.updated_at.type),
             ).where(wanted),
         )
-    )
+    ).rowcount
+    tallies.add(conn, row.team_id, row.id, recipients=resolved)
     done = {"resolved_through": last} if last is not None else {"resolved_at": moment}
     conn.execute(update(campaigns).where(campaigns.c.id == row.id).values(**done))
     return True
@@ -179,7 +181,7 @@ def _skip_reason(person: Record | None, subscribed: bool | None) -> str | None:
         return "the contact was deleted"
     for flag in FLAGS:
         if getattr(person, flag):
-            return f"the contact is {flag}"
+            return f"{FLAGGED}{flag}"
     if subscribed is False:
         return "the contact left the list"
     return None
@@ -270,6 +272,10 @@ def _batch(
         )
     for contact_id, reason in skipped:
         _finish(conn, live.id, contact_id, state=SKIPPED, reply=reason, done_at=moment)
+    if skipped:
+        tallies.add(conn, team_id, live.id, skipped=len(skipped))
+        dropped = [contact_id for contact_id, reason in skipped if reason.startswith(FLAGGED)]
+        outbox.emit_contacts(conn, team_id, outbox.DROPPED, dropped, campaignId=live.id)
     campaign = conn.execute(select(campaigns).where(campaigns.c.id == live.id)).one()
     sender = conn.execute(select(senders).where(senders.c.id == campaign.sender_id)).one()
     return Batch(campaign, sender, _signing_domain(conn, team_id, sender.domain), letters)
@@ -345,6 +351,7 @@ def record(
         sent = {"campaign": campaign_id, "contact": letter.contact_id, "answer": text, "moment": moment}
         _SENT.run(conn, sent)
         _NO_FAILURES.run(conn, {"campaign": campaign_id})
+        tallies.add(conn, team_id, campaign_id, sent=1)
         return
     if reply.kind == UNUSABLE:
         release(conn, campaign_id, [letter.contact_id], moment)
@@ -352,6 +359,7 @@ def record(
         return
     if reply.no_such_mailbox:
         _finish(conn, campaign_id, letter.contact_id, state=FAILED, reply=text, bounced=True, done_at=moment)
+        tallies.add(conn, team_id, campaign_id, failed=1, bounced=1)
         flagged = conn.execute(
             update(contacts)
             .where(contacts.c.team_id == team_id, contacts.c.id == letter.contact_id, ~contacts.c.bounced)
@@ -362,6 +370,7 @@ def record(
         return
     if reply.kind == REJECTED or letter.attempts >= MAX_ATTEMPTS:
         _finish(conn, campaign_id, letter.contact_id, state=FAILED, reply=text, done_at=moment)
+        tallies.add(conn, team_id, campaign_id, failed=1)
     else:
         delay = RETRY_AFTER[letter.attempts - 1] * random.uniform(0.8, 1.2)
         _finish(

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 
 metadata = MetaData(
@@ -276,6 +278,7 @@ contact_events = Table(
     Column("name", String(255), nullable=False),
     Column("data", JSON),
     Column("amount_cents", BigInteger),
+    Column("campaign_id", ObjectId),
     Column("occurred_at", UTCDateTime, nullable=False),
     _created(),
     _of_contact(),
@@ -406,6 +409,7 @@ campaigns = Table(
     Column("resolved_at", UTCDateTime),
     Column("failures_in_row", Integer, nullable=False, server_default="0"),
     Column("sent_at", UTCDateTime),
+    Column("tracking", Boolean, nullable=False, server_default=true()),
     _created(),
     _updated(),
     Index(None, "team_id", "status"),
@@ -446,9 +450,62 @@ campaign_recipients = Table(
     Column("reply", String(500)),
     Column("bounced", Boolean, nullable=False, server_default=false()),
     Column("done_at", UTCDateTime),
+    # Feedback: each is set once, so that a person counts once in the report's unique figures.
+    Column("opened_at", UTCDateTime),
+    Column("clicked_at", UTCDateTime),
+    Column("soft_bounced", Boolean, nullable=False, server_default=false()),
+    Column("complained", Boolean, nullable=False, server_default=false()),
+    Column("unsubscribed", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("campaign_id", "contact_id"),
     Index(None, "campaign_id", "state", "next_attempt_at"),
     sqlite_with_rowid=False,
+)
+
+# A campaign's report, kept as counters in the transaction of each change (``roster.core.
+# campaign_counts``), split over slots like ``audience_counts``.
+campaign_counts = Table(
+    "campaign_counts",
+    metadata,
+    Column("campaign_id", ObjectId, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("slot", SmallInteger),
+    _team(),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in (
+        "recipients", "sent", "failed", "skipped", "bounced", "soft_bounced", "opened",
+        "opened_unique", "clicked", "clicked_unique", "unsubscribed", "spam",
+    )),
+    PrimaryKeyConstraint("campaign_id", "slot"),
+    sqlite_with_rowid=False,
+)  # fmt: skip
+
+# Clicks per link of a campaign, counted as people click (scanners aside).
+campaign_links = Table(
+    "campaign_links",
+    metadata,
+    Column("campaign_id", ObjectId, ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("url", String(2048)),
+    _team(),
+    Column("clicks", Integer, nullable=False),
+    PrimaryKeyConstraint("campaign_id", "url"),
+)
+
+# Every bounce, delay or complaint report received, whole: applied to its recipient, or kept
+# aside with the reason it could not be. ``digest`` (SHA-256 of the message, or the SNS
+# message ID) makes receiving one twice a no-op.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    _id(),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("source", String(16), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("kind", String(16)),
+    Column("reason", String(500)),
+    Column("team_id", ObjectId, ForeignKey("teams.id", ondelete="CASCADE")),
+    Column("campaign_id", ObjectId),
+    Column("contact_id", ObjectId),
+    Column("raw", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index(None, "state", "received_at"),
 )
 
 members = Table(

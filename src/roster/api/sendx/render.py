@@ -129,23 +129,23 @@ def campaign(view: Campaign) -> schemas.CampaignOut:
 
 
 def report(view: Report) -> schemas.ReportOut:
-    """Sent, bounced, failed and skipped come from the campaign's deliveries; opens, clicks,
-    unsubscribes and complaints are not tracked yet and are zero."""
+    figures = view.figures
     return schemas.ReportOut(
         campaign_id=view.campaign.row.id,
         status=view.campaign.row.status,
-        recipient_count=view.recipients,
-        link_stats=[],
-        sent_contact_count=view.sent,
-        opened_contact_count=0,
-        opened_unique_contact_count=0,
-        clicked_contact_count=0,
-        clicked_unique_contact_count=0,
-        unsubscribe_contact_count=0,
-        bounce_contact_count=view.bounced,
-        spam_contact_count=0,
-        failed_contact_count=view.failed,
-        skipped_contact_count=view.skipped,
+        recipient_count=figures["recipients"],
+        link_stats=[schemas.LinkStat(url, count) for url, count in view.links],
+        sent_contact_count=figures["sent"],
+        opened_contact_count=figures["opened"],
+        opened_unique_contact_count=figures["opened_unique"],
+        clicked_contact_count=figures["clicked"],
+        clicked_unique_contact_count=figures["clicked_unique"],
+        unsubscribe_contact_count=figures["unsubscribed"],
+        bounce_contact_count=figures["bounced"],
+        soft_bounce_contact_count=figures["soft_bounced"],
+        spam_contact_count=figures["spam"],
+        failed_contact_count=figures["failed"],
+        skipped_contact_count=figures["skipped"],
     )
 
 

@@ -236,11 +236,16 @@ class CampaignOut(Struct, rename="camel"):
     sent_at: str | None
 
 
+class LinkStat(Struct):
+    url: str
+    count: int
+
+
 class ReportOut(Struct, rename="camel"):
     campaign_id: str
     status: str
     recipient_count: int
-    link_stats: list[dict[str, object]]
+    link_stats: list[LinkStat]
     sent_contact_count: int
     opened_contact_count: int
     opened_unique_contact_count: int
@@ -248,6 +253,7 @@ class ReportOut(Struct, rename="camel"):
     clicked_unique_contact_count: int
     unsubscribe_contact_count: int
     bounce_contact_count: int
+    soft_bounce_contact_count: int
     spam_contact_count: int
     failed_contact_count: int
     skipped_contact_count: int
