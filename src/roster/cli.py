@@ -173,7 +173,6 @@ def worker(as_json: Json = False) -> None:
     on PostgreSQL; on SQLite the server does it itself (ROSTER_WORKER)."""
     import anyio
 
-    from roster.core.preferences import PreferenceLinks
     from roster.core.teams import instance_secret
     from roster.delivery import Worker
     from roster.dispatch import Dispatcher
@@ -183,7 +182,7 @@ def worker(as_json: Json = False) -> None:
     db = _database(bulk=True)  # resolving a campaign reads a team's contacts whole
     migrations.upgrade(db)
     secret = settings.secret_key or db.run_write(instance_secret)
-    dispatcher = Dispatcher.from_settings(db, settings, PreferenceLinks(settings.base_url, secret))
+    dispatcher = Dispatcher.from_settings(db, settings, secret)
     transport = dispatcher.mailer.description
     if as_json:
         print(json.dumps({"status": "delivering", "database": db.url, "mail": transport}), flush=True)

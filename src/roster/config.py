@@ -26,6 +26,11 @@ class Settings:
     bounce_address: str | None = None
     send_max_failures: int = 10
     send_lease: float = 60.0
+    tracking: bool = True
+    soft_bounce_limit: int = 3
+    soft_bounce_days: float = 30.0
+    bounce_mailbox: str | None = None
+    sns_topics: tuple[str, ...] = ()
 
     @property
     def mail_folder(self) -> Path:
@@ -73,4 +78,9 @@ def load_settings() -> Settings:
         bounce_address=env.get("ROSTER_BOUNCE_ADDRESS") or None,
         send_max_failures=int(env.get("ROSTER_SEND_MAX_FAILURES", "10")),
         send_lease=float(env.get("ROSTER_SEND_LEASE", "60")),
+        tracking=env.get("ROSTER_TRACKING", "1").lower() not in ("0", "false", "no", "off"),
+        soft_bounce_limit=int(env.get("ROSTER_SOFT_BOUNCES", "3")),
+        soft_bounce_days=float(env.get("ROSTER_SOFT_BOUNCE_DAYS", "30")),
+        bounce_mailbox=env.get("ROSTER_BOUNCE_MAILBOX") or None,
+        sns_topics=tuple(arn.strip() for arn in env.get("ROSTER_SNS_TOPICS", "").split(",") if arn.strip()),
     )

@@ -28,9 +28,11 @@ from roster.config import Settings
 from roster.core import clock, sending
 from roster.core.campaigns import SENDING
 from roster.core.preferences import PreferenceLinks
+from roster.core.tracking import Tracking
 from roster.mail.compose import (
     Envelope,
     Headers,
+    Rendered,
     Signer,
     TemplateProblem,
     Templates,
@@ -56,17 +58,24 @@ class Composer:
     templates: Templates
     links: PreferenceLinks
     bounce_address: str | None
+    tracking: Tracking | None  # None: links and opens are not tracked
 
     @classmethod
-    def of(cls, batch: sending.Batch, links: PreferenceLinks, bounce_address: str | None) -> Composer:
+    def of(
+        cls,
+        batch: sending.Batch,
+        links: PreferenceLinks,
+        bounce_address: str | None,
+        tracking: Tracking | None = None,
+    ) -> Composer:
         row = batch.campaign
         templates = compile_templates(row.subject, row.html_code, row.plain_text, row.preview_text)
-        return cls(batch, templates, links, bounce_address)
+        return cls(batch, templates, links, bounce_address, tracking if row.tracking else None)
 
     def envelope(self, letter: sending.Letter, moment: datetime) -> Envelope:
         campaign, sender, dkim = self.batch.campaign, self.batch.sender, self.batch.dkim
         scope = letter.audience_id or campaign.team_id
-        unsubscribe = self.links.url(scope, letter.contact_id)
+        unsubscribe = self.links.url(scope, letter.contact_id, campaign.id)
         person = {
             **letter.fields,
             "id": letter.contact_id,
@@ -84,6 +93,12 @@ class Composer:
                 unsubscribe,
             ),
         )
+        if self.tracking is not None:
+            own = f"{self.links.base_url}/unsubscribe/"
+            html = self.tracking.rewrite(
+                rendered.html, campaign.id, letter.contact_id, keep=lambda url: url.startswith(own)
+            )
+            rendered = Rendered(rendered.subject, html, rendered.text)
         headers = Headers(
             from_name=sender.name,
             from_email=sender.email,
@@ -107,6 +122,7 @@ class Dispatcher:
         mailer: Mailer,
         links: PreferenceLinks,
         *,
+        tracking: Tracking | None = None,
         bounce_address: str | None = None,
         max_failures: int = 10,
         lease: timedelta = sending.LEASE,
@@ -115,6 +131,7 @@ class Dispatcher:
         self.db = db
         self.mailer = mailer
         self.links = links
+        self.tracking = tracking
         self.bounce_address = bounce_address
         self.max_failures = max_failures
         self.lease = lease
@@ -122,12 +139,13 @@ class Dispatcher:
         self.last_campaign: str | None = None
 
     @classmethod
-    def from_settings(cls, db: Database, settings: Settings, links: PreferenceLinks) -> Dispatcher:
+    def from_settings(cls, db: Database, settings: Settings, secret: str) -> Dispatcher:
         """The dispatcher the settings describe; ``ValueError`` if ``ROSTER_SMTP_URL`` is wrong."""
         return cls(
             db,
             mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url),
-            links,
+            PreferenceLinks(settings.base_url, secret),
+            tracking=Tracking(settings.base_url, secret) if settings.tracking else None,
             bounce_address=settings.bounce_address,
             max_failures=settings.send_max_failures,
             lease=timedelta(seconds=settings.send_lease),
@@ -152,7 +170,7 @@ class Dispatcher:
         return len(batch.letters) or 1
 
     async def _send(self, batch: sending.Batch) -> None:
-        composer = Composer.of(batch, self.links, self.bounce_address)
+        composer = Composer.of(batch, self.links, self.bounce_address, self.tracking)
         pending = list(batch.letters)
         checked = time.monotonic()
         stopped = False

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, Response, get
@@ -21,10 +22,13 @@ from roster.api.rate_limit import RateLimit
 from roster.config import Settings, load_settings
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import instance_secret
+from roster.core.tracking import Tracking
 from roster.delivery import Worker
 from roster.dispatch import Dispatcher
 from roster.storage.db import Database
 from roster.web import pages
+from roster.web import tracking as tracking_routes
+from roster.web.tracking import HitRecorder
 
 
 @get("/healthz", include_in_schema=False)
@@ -42,16 +46,17 @@ async def readyz(state: State) -> Response[dict[str, str]]:
     return Response({"status": "ok", "database": "ok"})
 
 
-def delivering(
-    worker: Worker, dispatcher: Dispatcher
+def running(
+    *tasks: Callable[[], Coroutine[Any, Any, None]],
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """A lifespan that runs the webhook and campaign workers beside the server."""
+    """A lifespan that runs ``tasks`` beside the server: the recorder of opens and clicks, and
+    the webhook and campaign workers when the server is its own worker."""
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         async with anyio.create_task_group() as group:
-            group.start_soon(worker.run)
-            group.start_soon(dispatcher.run)
+            for task in tasks:
+                group.start_soon(task)
             yield
             group.cancel_scope.cancel()
 
@@ -76,11 +81,22 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     secret = settings.secret_key or db.run_write(instance_secret)
     links = PreferenceLinks(base_url=settings.base_url, secret=secret)
     rate_limit = RateLimit(settings.rate_limit, settings.redis_url)
-    dispatcher = Dispatcher.from_settings(db, settings, links)
+    dispatcher = Dispatcher.from_settings(db, settings, secret)
     mailer = dispatcher.mailer
-    state = {"services": Services(settings, db, links, rate_limit, mailer)}
+    hits = HitRecorder(db)
+    tracking = Tracking(settings.base_url, secret)
+    state = {"services": Services(settings, db, links, rate_limit, mailer, tracking, hits)}
+    tasks = [hits.run, Worker(db, settings).run, dispatcher.run] if settings.inline_worker else [hits.run]
     return Litestar(
-        route_handlers=[healthz, readyz, sendex.router, sendx.router, v1.router, pages.router],
+        route_handlers=[
+            healthz,
+            readyz,
+            sendex.router,
+            sendx.router,
+            v1.router,
+            pages.router,
+            tracking_routes.router,
+        ],
         state=State(state),
         exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors, v1.errors])},
         openapi_config=OpenAPIConfig(
@@ -96,7 +112,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
-        lifespan=[delivering(Worker(db, settings), dispatcher)] if settings.inline_worker else [],
+        lifespan=[running(*tasks)],
         on_startup=[_limit_threads],
         on_shutdown=[mailer.close, db.dispose, rate_limit.close],
         debug=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 from litestar import Request
@@ -21,8 +21,12 @@ from roster.core.errors import Invalid
 from roster.core.named import CONTROL, CONTROL_MESSAGE
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import Principal
+from roster.core.tracking import Tracking
 from roster.mail.transport import Mailer
 from roster.storage.db import Database
+
+if TYPE_CHECKING:
+    from roster.web.tracking import HitRecorder
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,8 @@ class Services:
     links: PreferenceLinks
     rate_limit: RateLimit
     mailer: Mailer
+    tracking: Tracking
+    hits: HitRecorder
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,7 @@ def _check(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> dict[st
     if (values["smart_send"] or values["send_in_contacts_timezone"]) and not values["preferred_timezone"]:
         raise Invalid("preferredTimezone", "is required with smartSend or sendInContactsTimezone")
     values["reply_to"] = clean_email(fields["reply_to"], "replyTo")[0] if fields.get("reply_to") else None
+    values["tracking"] = fields.get("tracking") is not False
     _check_templates(values)
     return values
 

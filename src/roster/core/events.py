@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, insert, select, update
 
 from roster.core.clock import now
 from roster.core.contacts import find
@@ -73,4 +73,19 @@ def record_revenue(
         update(contacts)
         .where(contacts.c.id == contact.id)
         .values(ltv=contacts.c.ltv + cents, updated_at=now())
+    )
+
+
+def page_events(conn: Connection, team_id: str, identifier: str, offset: int, limit: int) -> list[Record]:
+    """The contact's events, the latest first: custom, revenue, and what came back from the
+    campaigns it was sent (``roster.core.feedback``)."""
+    contact = find(conn, team_id, identifier)
+    return list(
+        conn.execute(
+            select(contact_events)
+            .where(contact_events.c.team_id == team_id, contact_events.c.contact_id == contact.id)
+            .order_by(contact_events.c.occurred_at.desc(), contact_events.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
     )

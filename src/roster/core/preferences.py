@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
+from roster.core import feedback, topics
 from roster.core import memberships as memberships_core
-from roster.core import topics
 from roster.core.clock import now
 from roster.core.errors import NotFound
 from roster.core.memberships import set_subscribed
@@ -42,8 +42,8 @@ class PreferenceLinks:
         self.base_url = base_url
         self._key = secret.encode()
 
-    def _mac(self, scope_id: str, contact_id: str) -> str:
-        digest = hmac.digest(self._key, f"{scope_id}:{contact_id}".encode(), "sha256")
+    def _mac(self, *parts: str) -> str:
+        digest = hmac.digest(self._key, ":".join(parts).encode(), "sha256")
         return urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
     def token(self, scope_id: str, contact_id: str) -> str:
@@ -52,8 +52,21 @@ class PreferenceLinks:
             scope_id.partition("_")[2] + contact_id.removeprefix("contact_") + self._mac(scope_id, contact_id)
         )
 
-    def url(self, scope_id: str, contact_id: str) -> str:
-        return f"{self.base_url}/unsubscribe/{self.token(scope_id, contact_id)}"
+    def url(self, scope_id: str, contact_id: str, campaign_id: str | None = None) -> str:
+        """The link; with ``campaign_id``, one whose unsubscribe counts for that campaign."""
+        url = f"{self.base_url}/unsubscribe/{self.token(scope_id, contact_id)}"
+        if campaign_id is None:
+            return url
+        mark = campaign_id.removeprefix("campaign_") + self._mac(scope_id, contact_id, campaign_id)
+        return f"{url}?c={mark}"
+
+    def campaign(self, scope_id: str, contact_id: str, mark: str | None) -> str | None:
+        """The campaign a link's ``c`` names, if its MAC is genuine."""
+        if not mark or len(mark) != 2 * _PART:
+            return None
+        campaign_id = "campaign_" + mark[:_PART]
+        genuine = hmac.compare_digest(mark[_PART:], self._mac(scope_id, contact_id, campaign_id))
+        return campaign_id if genuine else None
 
     def parse(self, token: str) -> tuple[str, str]:
         """``(scope_id, contact_id)`` named by a genuine token, the scope an audience
@@ -129,12 +142,16 @@ def save_topics(conn: Connection, audience_id: str, contact_id: str, chosen: Col
             topics.choose(conn, member.team_id, audience_id, contact_id, topic.topic_id, wanted)
 
 
-def leave(conn: Connection, audience_id: str, contact_id: str) -> None:
+def leave(conn: Connection, audience_id: str, contact_id: str, campaign_id: str | None = None) -> None:
+    """Leave the link's audience (everything, for a team-wide link); with the campaign whose
+    message carried the link, it counts in that campaign's report."""
     member = _membership(conn, audience_id, contact_id)
     if audience_id.startswith("team_"):
         memberships_core.unsubscribe_everywhere(conn, member.team_id, contact_id)
     else:
         set_subscribed(conn, member.team_id, audience_id, contact_id, False)
+    if campaign_id is not None:
+        feedback.unsubscribed(conn, campaign_id, contact_id, now(), audience_id)
 
 
 def rejoin(conn: Connection, audience_id: str, contact_id: str) -> None:
@@ -149,7 +166,11 @@ def rejoin(conn: Connection, audience_id: str, contact_id: str) -> None:
         set_subscribed(conn, member.team_id, audience_id, contact_id, True)
 
 
-def unsubscribe_everywhere(conn: Connection, audience_id: str, contact_id: str) -> None:
+def unsubscribe_everywhere(
+    conn: Connection, audience_id: str, contact_id: str, campaign_id: str | None = None
+) -> None:
     """The contact leaves every audience of the team and is flagged unsubscribed team-wide."""
     member = _membership(conn, audience_id, contact_id)
     memberships_core.unsubscribe_everywhere(conn, member.team_id, contact_id)
+    if campaign_id is not None:
+        feedback.unsubscribed(conn, campaign_id, contact_id, now(), member.team_id)

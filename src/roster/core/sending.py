@@ -119,7 +119,8 @@ def resolve_next(conn: Connection, moment: datetime, chunk: int = RESOLVE_CHUNK)
     if last is not None:
         wanted = and_(wanted, contacts.c.id <= last)
     resolved = conn.execute(
-        insert(campaign_recipients).from_select(
+        insert(campaign_recipients)
+        .from_select(
             ["campaign_id", "contact_id", "team_id", "audience_id", "state", "attempts", "next_attempt_at"],
             select(
                 literal(row.id),
@@ -131,6 +132,7 @@ def resolve_next(conn: Connection, moment: datetime, chunk: int = RESOLVE_CHUNK)
                 literal(moment, campaigns.c.updated_at.type),
             ).where(wanted),
         )
+        .execution_options(preserve_rowcount=True)  # SQLAlchemy keeps an INSERT's count only when asked
     ).rowcount
     tallies.add(conn, row.team_id, row.id, recipients=resolved)
     done = {"resolved_through": last} if last is not None else {"resolved_at": moment}

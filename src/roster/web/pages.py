@@ -59,20 +59,17 @@ async def show(ctx: Ctx, token: PathId) -> Response[str]:
         return not_found_page()
 
 
-_ACTIONS = {
-    "leave": preferences.leave,
-    "rejoin": preferences.rejoin,
-    "everything": preferences.unsubscribe_everywhere,
-}
+_LEAVING = {"leave": preferences.leave, "everything": preferences.unsubscribe_everywhere}
 
 
 @post("/{token:str}", status_code=200)
 async def change(request: Request[Any, Any, Any], ctx: Ctx, token: PathId) -> Response[str]:
     try:
         audience_id, contact_id = ctx.links.parse(token)
+        campaign_id = ctx.links.campaign(audience_id, contact_id, request.query_params.get("c"))
         form = await request.form()
         if form.get("List-Unsubscribe") == "One-Click":
-            await ctx.db.write(preferences.leave, audience_id, contact_id)
+            await ctx.db.write(preferences.leave, audience_id, contact_id, campaign_id)
             return Response("Unsubscribed.", status_code=200, media_type="text/plain", headers=_HEADERS)
         # The page's buttons always name their action; a POST that names none (an empty one,
         # say, from a scanner) changes nothing rather than untick every topic.
@@ -80,8 +77,10 @@ async def change(request: Request[Any, Any, Any], ctx: Ctx, token: PathId) -> Re
         if action == "save":
             chosen = {str(value) for value in form.getall("topic", [])}
             await ctx.db.write(preferences.save_topics, audience_id, contact_id, chosen)
-        elif action in _ACTIONS:
-            await ctx.db.write(_ACTIONS[action], audience_id, contact_id)
+        elif action in _LEAVING:
+            await ctx.db.write(_LEAVING[action], audience_id, contact_id, campaign_id)
+        elif action == "rejoin":
+            await ctx.db.write(preferences.rejoin, audience_id, contact_id)
         else:
             return _html("Choose what to change on the page.", status=400)
         prefs = await ctx.db.read(preferences.load, audience_id, contact_id)

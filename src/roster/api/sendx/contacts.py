@@ -9,7 +9,7 @@ from litestar.params import JSONBody
 
 from roster.api.common import Ctx, PathId, body, json_only, sent
 from roster.api.sendx import render, schemas
-from roster.api.sendx.paging import Limit, Offset, Search
+from roster.api.sendx.paging import Identifier, Limit, Offset, Search
 from roster.core import contacts, events
 
 
@@ -54,6 +54,13 @@ class ContactController(Controller):
         await ctx.db.write(contacts.delete_contact, ctx.team_id, identifier)
         return render.deleted("Contact")
 
+    @get("/{identifier:str}/events", summary="The contact's events, the latest first (extension)")
+    async def contact_events(
+        self, ctx: Ctx, identifier: PathId, offset: Offset = 0, limit: Limit = 10
+    ) -> list[schemas.EventOut]:
+        rows = await ctx.db.read(events.page_events, ctx.team_id, identifier, offset, limit)
+        return [render.event(row) for row in rows]
+
     @post("/unsubscribe/{identifier:str}", status_code=200, summary="Unsubscribe a contact from everything")
     async def unsubscribe_contact(self, ctx: Ctx, identifier: PathId) -> schemas.Message:
         await ctx.db.write(contacts.unsubscribe, ctx.team_id, identifier)
@@ -95,6 +102,13 @@ def _identified(profile: contacts.Profile, created: bool) -> schemas.Identified:
 class EventController(Controller):
     path = "/events"
     tags = ["Events"]
+
+    @get("/", summary="A contact's events, the latest first (extension)")
+    async def events_of(
+        self, ctx: Ctx, identifier: Identifier, offset: Offset = 0, limit: Limit = 10
+    ) -> list[schemas.EventOut]:
+        rows = await ctx.db.read(events.page_events, ctx.team_id, identifier, offset, limit)
+        return [render.event(row) for row in rows]
 
     @post("/custom", status_code=200, summary="Record a custom event", **body(schemas.CustomEventIn))
     async def custom(self, ctx: Ctx, data: JSONBody[schemas.CustomEventIn]) -> schemas.Message:

@@ -22,3 +22,6 @@ Search = Annotated[
         min_length=MIN_LENGTH, max_length=255, description="Case-insensitive substring of the name"
     ),
 ]
+Identifier = Annotated[
+    str, QueryParameter(min_length=1, max_length=254, description="A contact's ID or email")
+]

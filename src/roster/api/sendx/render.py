@@ -122,9 +122,23 @@ def campaign(view: Campaign) -> schemas.CampaignOut:
         created=time(row.created_at),
         updated=time(row.updated_at),
         reply_to=row.reply_to,
+        tracking=row.tracking,
         status_reason=row.status_reason,
         sent_at=time(row.sent_at) if row.sent_at else None,
         **view.targets,
+    )
+
+
+def event(row: Record) -> schemas.EventOut:
+    return schemas.EventOut(
+        id=row.id,
+        type=row.kind,
+        name=row.name,
+        campaign_id=row.campaign_id,
+        data=row.data,
+        amount=None if row.amount_cents is None else row.amount_cents / 100,
+        occurred=time(row.occurred_at),
+        created=time(row.created_at),
     )
 
 

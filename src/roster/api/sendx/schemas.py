@@ -188,6 +188,7 @@ class CampaignIn(Request, rename="camel"):
     excluded_lists: list[str] | None = None
     excluded_tags: list[str] | None = None
     reply_to: str | None = None
+    tracking: bool | None = None
 
 
 class CampaignTestIn(Request, rename="camel"):
@@ -234,6 +235,18 @@ class CampaignOut(Struct, rename="camel"):
     reply_to: str | None
     status_reason: str | None
     sent_at: str | None
+    tracking: bool
+
+
+class EventOut(Struct, rename="camel"):
+    id: str
+    type: str
+    name: str
+    campaign_id: str | None
+    data: dict[str, object] | None
+    amount: float | None
+    occurred: str
+    created: str
 
 
 class LinkStat(Struct):
