@@ -20,7 +20,7 @@ from rich.table import Column, Table
 from sqlalchemy import Connection
 
 from roster.config import Settings, load_settings
-from roster.core import campaigns, domains, exports, imports, members, teams
+from roster.core import campaigns, domains, exports, imports, inbound, members, teams
 from roster.core.errors import RosterError
 from roster.storage import migrate as migrations
 from roster.storage.db import MMAP_BYTES, Database, Record
@@ -45,6 +45,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 campaign_app = typer.Typer(help="Campaigns: see and steer their sending.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
+mail_app = typer.Typer(help="Bounce and complaint reports received.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)
@@ -129,6 +131,7 @@ def serve(
     created = _write(_bootstrap)
     url = settings.base_url
     transport = _transport(settings) if settings.inline_worker else None
+    _mailbox(settings)
     payload = {"url": url, "database": settings.database_url, "created": created, "mail": transport}
     if as_json:
         print(json.dumps(payload), flush=True)
@@ -167,6 +170,18 @@ def _transport(settings: Settings) -> str:
         raise typer.Exit(2) from None
 
 
+def _mailbox(settings: Settings) -> None:
+    """The command ends if ``ROSTER_BOUNCE_MAILBOX`` is wrong."""
+    from roster.mailbox import Mailbox
+
+    try:
+        if settings.bounce_mailbox:
+            Mailbox.parse(settings.bounce_mailbox)
+    except ValueError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def worker(as_json: Json = False) -> None:
     """Deliver webhooks and send campaigns until stopped. Run one or more beside the servers
@@ -176,9 +191,11 @@ def worker(as_json: Json = False) -> None:
     from roster.core.teams import instance_secret
     from roster.delivery import Worker
     from roster.dispatch import Dispatcher
+    from roster.mailbox import poller
 
     settings = load_settings()
     _transport(settings)  # a wrong SMTP URL ends the command before the database is touched
+    _mailbox(settings)
     db = _database(bulk=True)  # resolving a campaign reads a team's contacts whole
     migrations.upgrade(db)
     secret = settings.secret_key or db.run_write(instance_secret)
@@ -189,10 +206,14 @@ def worker(as_json: Json = False) -> None:
     else:
         console.print(f"Delivering webhooks from {db.url}; sending campaigns to {transport}")
 
+    mailbox = poller(db, settings.bounce_mailbox, settings.bounce_rules)
+
     async def work() -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(Worker(db, settings).run)
             group.start_soon(dispatcher.run)
+            for task in mailbox:
+                group.start_soon(task)
 
     try:
         anyio.run(work)
@@ -537,3 +558,63 @@ def export_contacts(
         raise typer.Exit(1) from None
     finally:
         db.dispose()
+
+
+def _received_payload(received: inbound.Received) -> dict[str, Any]:
+    return {
+        "id": received.id,
+        "state": received.state,
+        "kind": received.kind,
+        "reason": received.reason,
+        "campaignId": received.campaign_id,
+        "contactId": received.contact_id,
+        "duplicate": received.duplicate,
+    }
+
+
+@mail_app.command("ingest")
+def mail_ingest(as_json: Json = False) -> None:
+    """Read one bounce or complaint message on stdin (an MTA pipe, a fetched mailbox) and
+    apply it, or keep it aside saying why. Exits 0 either way: the message is kept."""
+    raw = sys.stdin.buffer.read()
+    settings = load_settings()
+    db = _database()
+    try:
+        migrations.upgrade(db)
+        received = inbound.receive(db, raw, "cli", settings.bounce_rules)
+    finally:
+        db.dispose()
+    payload = _received_payload(received)
+    if received.duplicate:
+        human = f"{received.id}: received before ({received.state})"
+    elif received.state == inbound.APPLIED:
+        human = f"{received.id}: {received.kind} for {received.contact_id} of {received.campaign_id}"
+    else:
+        human = f"{received.id}: kept aside: {received.reason}"
+    _emit(as_json, payload, human)
+
+
+@mail_app.command("aside")
+def mail_aside(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, the latest first.")] = 50,
+    as_json: Json = False,
+) -> None:
+    """The reports that could not be applied, with why (see one whole with ``mail show``)."""
+    rows = _write(inbound.aside, limit)
+    if as_json:
+        for row in rows:
+            print(json.dumps({"id": row.id, "receivedAt": row.received_at.isoformat(), "source": row.source,
+                              "kind": row.kind, "reason": row.reason}))  # fmt: skip
+        return
+    for row in rows:
+        print(f"{row.id}\t{row.received_at:%Y-%m-%d %H:%M:%S}\t{row.source}\t{row.reason}")
+
+
+@mail_app.command("show")
+def mail_show(message: Annotated[str, typer.Argument(help="inbound_… ID")]) -> None:
+    """Print a received report as it came."""
+    row = _write(inbound.get, message)
+    if row is None:
+        errors.print(f"[red]error:[/red] report `{message}` not found")
+        raise typer.Exit(1)
+    sys.stdout.buffer.write(bytes(row.raw))

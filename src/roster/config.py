@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+
+@dataclass(frozen=True, slots=True)
+class BounceRules:
+    """When soft bounces flag a contact bounced: ``soft_limit`` of them within ``soft_window``."""
+
+    soft_limit: int = 3
+    soft_window: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,10 @@ class Settings:
         if self.worker == "auto":
             return self.database_url.startswith("sqlite")
         return self.worker == "inline"
+
+    @property
+    def bounce_rules(self) -> BounceRules:
+        return BounceRules(self.soft_bounce_limit, timedelta(days=self.soft_bounce_days))
 
     @property
     def base_url(self) -> str:

@@ -25,7 +25,10 @@ from roster.core.teams import instance_secret
 from roster.core.tracking import Tracking
 from roster.delivery import Worker
 from roster.dispatch import Dispatcher
+from roster.mail.sns import Sns
+from roster.mailbox import poller
 from roster.storage.db import Database
+from roster.web import inbound as inbound_routes
 from roster.web import pages
 from roster.web import tracking as tracking_routes
 from roster.web.tracking import HitRecorder
@@ -85,8 +88,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     mailer = dispatcher.mailer
     hits = HitRecorder(db)
     tracking = Tracking(settings.base_url, secret)
-    state = {"services": Services(settings, db, links, rate_limit, mailer, tracking, hits)}
-    tasks = [hits.run, Worker(db, settings).run, dispatcher.run] if settings.inline_worker else [hits.run]
+    sns = Sns(settings.sns_topics)
+    state = {"services": Services(settings, db, links, rate_limit, mailer, tracking, hits, sns)}
+    tasks = [hits.run]
+    if settings.inline_worker:
+        tasks += [Worker(db, settings).run, dispatcher.run]
+        tasks += poller(db, settings.bounce_mailbox, settings.bounce_rules)
     return Litestar(
         route_handlers=[
             healthz,
@@ -96,6 +103,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             v1.router,
             pages.router,
             tracking_routes.router,
+            inbound_routes.router,
         ],
         state=State(state),
         exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors, v1.errors])},

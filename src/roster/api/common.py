@@ -22,6 +22,7 @@ from roster.core.named import CONTROL, CONTROL_MESSAGE
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import Principal
 from roster.core.tracking import Tracking
+from roster.mail.sns import Sns
 from roster.mail.transport import Mailer
 from roster.storage.db import Database
 
@@ -40,6 +41,7 @@ class Services:
     mailer: Mailer
     tracking: Tracking
     hits: HitRecorder
+    sns: Sns
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from roster.config import BounceRules
 from roster.core import memberships, outbox, tallies
 from roster.core.tracking import CLICK, Hit
 from roster.ids import new_id
@@ -33,12 +34,6 @@ from roster.storage.tables import campaign_recipients, contact_events, contacts
 OPENED, CLICKED, UNSUBSCRIBED = "opened", "clicked", "unsubscribed"
 BOUNCED, SOFT_BOUNCED, COMPLAINED = "bounced", "soft_bounced", "complained"
 HARD, SOFT, COMPLAINT = "hard", "soft", "complaint"
-
-
-@dataclass(frozen=True, slots=True)
-class BounceRules:
-    soft_limit: int = 3
-    soft_window: timedelta = timedelta(days=30)
 
 
 def _recipient(conn: Connection, campaign_id: str, contact_id: str) -> Record | None:

@@ -16,6 +16,7 @@ from roster.api.sendx.contacts import ContactController, EventController
 from roster.api.sendx.resources import CustomFieldController, ListController, TagController
 from roster.api.sendx.sending import (
     CampaignController,
+    InboundController,
     ReportController,
     SenderController,
     TemplateController,
@@ -47,6 +48,7 @@ router = Router(
         TemplateController,
         CampaignController,
         ReportController,
+        InboundController,
         SegmentController,
         MemberController,
         WebhookController,

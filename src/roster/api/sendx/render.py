@@ -9,6 +9,7 @@ from msgspec import UNSET
 from roster.api.sendx import schemas
 from roster.core.campaigns import Campaign, Report
 from roster.core.contacts import Profile
+from roster.core.inbound import Received
 from roster.storage.db import Record
 
 
@@ -139,6 +140,18 @@ def event(row: Record) -> schemas.EventOut:
         amount=None if row.amount_cents is None else row.amount_cents / 100,
         occurred=time(row.occurred_at),
         created=time(row.created_at),
+    )
+
+
+def inbound(received: Received) -> schemas.InboundOut:
+    return schemas.InboundOut(
+        id=received.id,
+        state=received.state,
+        kind=received.kind,
+        reason=received.reason,
+        campaign_id=received.campaign_id,
+        contact_id=received.contact_id,
+        duplicate=received.duplicate,
     )
 
 

@@ -249,6 +249,16 @@ class EventOut(Struct, rename="camel"):
     created: str
 
 
+class InboundOut(Struct, rename="camel"):
+    id: str
+    state: str
+    kind: str | None
+    reason: str | None
+    campaign_id: str | None
+    contact_id: str | None
+    duplicate: bool
+
+
 class LinkStat(Struct):
     url: str
     count: int

@@ -1,18 +1,21 @@
 """SendX senders, templates, campaigns and reports: ``/sender``, ``/template/email``,
-``/campaign``, ``/report/campaign``."""
+``/campaign``, ``/report/campaign``, and ``/inbound`` for bounce and complaint reports."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post, put
+import anyio.to_thread
+from litestar import Controller, Request, delete, get, post, put
 from litestar.params import JSONBody, QueryParameter
 
 from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
-from roster.core import campaigns, senders, sending, templates
+from roster.core import campaigns, inbound, senders, sending, templates
 from roster.core.clock import now
+from roster.core.errors import Invalid
 from roster.dispatch import Composer
 from roster.mail.transport import ACCEPTED
 
@@ -146,3 +149,25 @@ class ReportController(Controller):
     @get("/campaign/{identifier:str}", summary="Get a campaign's report")
     async def campaign_report(self, ctx: Ctx, identifier: PathId) -> schemas.ReportOut:
         return render.report(await ctx.db.read(campaigns.campaign_report, ctx.team_id, identifier))
+
+
+class InboundController(Controller):
+    path = "/inbound"
+    tags = ["Reports"]
+
+    @post(
+        "/",
+        status_code=202,
+        summary="Hand in a bounce or complaint message, as received (extension)",
+        request_max_body_size=inbound.MAX_MESSAGE,
+    )
+    async def hand_in(self, ctx: Ctx, request: Request[Any, Any, Any]) -> schemas.InboundOut:
+        raw = await request.body()
+        if not raw.strip():
+            raise Invalid("body", "must be the message as received (message/rfc822)")
+        received = await anyio.to_thread.run_sync(
+            functools.partial(
+                inbound.receive, ctx.db, raw, "http", ctx.settings.bounce_rules, team_id=ctx.team_id
+            )
+        )
+        return render.inbound(received)
