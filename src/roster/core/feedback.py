@@ -17,7 +17,9 @@ report's unique figures however often the same thing comes back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +30,7 @@ from roster.config import BounceRules
 from roster.core import memberships, outbox, tallies
 from roster.core.tracking import CLICK, Hit
 from roster.ids import new_id
+from roster.storage import bulk
 from roster.storage.db import Record
 from roster.storage.tables import campaign_recipients, contact_events, contacts
 
@@ -36,16 +39,17 @@ BOUNCED, SOFT_BOUNCED, COMPLAINED = "bounced", "soft_bounced", "complained"
 HARD, SOFT, COMPLAINT = "hard", "soft", "complaint"
 
 
+_OF_CONTACT = (contacts.c.team_id == campaign_recipients.c.team_id) & (
+    contacts.c.id == campaign_recipients.c.contact_id
+)
+
+
 def _recipient(conn: Connection, campaign_id: str, contact_id: str) -> Record | None:
     """The campaign's recipient row, with its contact's team; ``None`` if the contact was
     never a recipient of the campaign or no longer exists."""
     return conn.execute(
         select(campaign_recipients)
-        .join(
-            contacts,
-            (contacts.c.team_id == campaign_recipients.c.team_id)
-            & (contacts.c.id == campaign_recipients.c.contact_id),
-        )
+        .join(contacts, _OF_CONTACT)
         .where(
             campaign_recipients.c.campaign_id == campaign_id,
             campaign_recipients.c.contact_id == contact_id,
@@ -87,41 +91,104 @@ def _mark_once(conn: Connection, row: Record, column: str, value: Any) -> bool:
     )
 
 
-def record_hits(conn: Connection, hits: Iterable[Hit]) -> int:
-    """Apply a batch of tracking requests; how many matched a recipient."""
+def record_hits(conn: Connection, hits: Sequence[Hit]) -> int:
+    """Apply a batch of tracking requests, a few statements per campaign rather than per
+    request; how many matched a recipient."""
     matched = 0
+    campaigns: dict[str, list[Hit]] = {}
     for hit in hits:
-        row = _recipient(conn, hit.campaign_id, hit.contact_id)
-        if row is None:
-            continue
-        matched += 1
-        data: dict[str, Any] = {"userAgent": hit.user_agent[:255], "counted": hit.uncounted is None}
-        if hit.url is not None:
-            data["url"] = hit.url
-        if hit.uncounted:
-            data["reason"] = hit.uncounted
-        _event(conn, row, CLICKED if hit.kind == CLICK else OPENED, hit.at, data)
-        if hit.uncounted is None:
-            _count(conn, row, hit)
+        campaigns.setdefault(hit.campaign_id, []).append(hit)
+    for campaign_id, group in campaigns.items():
+        matched += _record_campaign_hits(conn, campaign_id, group)
     return matched
 
 
-def _count(conn: Connection, row: Record, hit: Hit) -> None:
-    deltas: dict[str, int] = {}
-    opened_first = _mark_once(conn, row, "opened_at", hit.at)
-    if hit.kind == CLICK:
-        assert hit.url is not None
-        deltas.update(clicked=1, clicked_unique=int(_mark_once(conn, row, "clicked_at", hit.at)))
-        tallies.add_clicks(conn, row.team_id, row.campaign_id, hit.url, 1)
-        if opened_first:
-            deltas.update(opened=1, opened_unique=1)
-        outbox.emit_contacts(
-            conn, row.team_id, outbox.CLICKED, [row.contact_id], campaignId=row.campaign_id, url=hit.url
+def _record_campaign_hits(conn: Connection, campaign_id: str, hits: list[Hit]) -> int:
+    people = {hit.contact_id for hit in hits}
+    columns = [
+        campaign_recipients.c[name]
+        for name in ("campaign_id", "contact_id", "team_id", "opened_at", "clicked_at")
+    ]
+    rows = {
+        row.contact_id: row
+        for row in conn.execute(
+            select(*columns)
+            .join(contacts, _OF_CONTACT)
+            .where(
+                campaign_recipients.c.campaign_id == campaign_id,
+                campaign_recipients.c.contact_id.in_(sorted(people)),
+            )
         )
-    else:
-        deltas.update(opened=1, opened_unique=int(opened_first))
-        outbox.emit_contacts(conn, row.team_id, outbox.OPENED, [row.contact_id], campaignId=row.campaign_id)
-    tallies.add(conn, row.team_id, row.campaign_id, **deltas)
+    }
+    hits = [hit for hit in hits if hit.contact_id in rows]
+    if not hits:
+        return 0
+    team_id = next(iter(rows.values())).team_id
+    bulk.load(conn, contact_events, [_hit_event(team_id, hit) for hit in hits])
+    opens = unique_opens = clicks = unique_clicks = 0
+    links: Counter[str] = Counter()
+    opened: list[tuple[str, dict[str, Any]]] = []
+    clicked: list[tuple[str, dict[str, Any]]] = []
+    seen_open = {key for key, row in rows.items() if row.opened_at is not None}
+    seen_click = {key for key, row in rows.items() if row.clicked_at is not None}
+    for hit in hits:
+        if hit.uncounted is not None:
+            continue
+        row = rows[hit.contact_id]
+        first_open = hit.contact_id not in seen_open and _mark_once(conn, row, "opened_at", hit.at)
+        seen_open.add(hit.contact_id)
+        unique_opens += first_open
+        if hit.kind == CLICK:
+            assert hit.url is not None
+            first_click = hit.contact_id not in seen_click and _mark_once(conn, row, "clicked_at", hit.at)
+            seen_click.add(hit.contact_id)
+            clicks += 1
+            unique_clicks += first_click
+            opens += first_open  # a click with no open seen counts as the open too
+            links[hit.url] += 1
+            clicked.append((hit.contact_id, {"campaignId": campaign_id, "url": hit.url}))
+        else:
+            opens += 1
+            opened.append((hit.contact_id, {"campaignId": campaign_id}))
+    deltas = {
+        "opened": opens,
+        "opened_unique": unique_opens,
+        "clicked": clicks,
+        "clicked_unique": unique_clicks,
+    }
+    tallies.add(conn, team_id, campaign_id, **deltas)
+    for url, clicks in links.items():
+        tallies.add_clicks(conn, team_id, campaign_id, url, clicks)
+    _emit_each(conn, team_id, outbox.OPENED, opened)
+    _emit_each(conn, team_id, outbox.CLICKED, clicked)
+    return len(hits)
+
+
+def _hit_event(team_id: str, hit: Hit) -> tuple[Any, ...]:
+    """The event of a tracking request, a row of ``contact_events`` in its column order."""
+    data: dict[str, Any] = {"userAgent": hit.user_agent[:255], "counted": hit.uncounted is None}
+    if hit.url is not None:
+        data["url"] = hit.url
+    if hit.uncounted:
+        data["reason"] = hit.uncounted
+    kind = CLICKED if hit.kind == CLICK else OPENED
+    text = json.dumps(data)
+    return (new_id("event"), team_id, hit.contact_id, kind, kind, text, None, hit.campaign_id, hit.at, hit.at)
+
+
+def _emit_each(conn: Connection, team_id: str, event: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """One webhook message per ``(contact_id, extra)``: the contact's data and ``extra``."""
+    if not items or not outbox.listening(conn, team_id, event):
+        return
+    wanted = sorted({contact_id for contact_id, _ in items})
+    people = {
+        row.id: row
+        for row in conn.execute(
+            select(contacts).where(contacts.c.team_id == team_id, contacts.c.id.in_(wanted))
+        )
+    }
+    messages = [{**outbox.contact_data(people[contact_id]), **extra} for contact_id, extra in items]
+    outbox.emit(conn, team_id, event, messages)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,8 +42,12 @@ def _html(body: str, status: int = 200) -> Response[str]:
     return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=_HEADERS)
 
 
+def not_found_html() -> str:
+    return _templates.get_template("not_found.html").render()
+
+
 def not_found_page() -> Response[str]:
-    return _html(_templates.get_template("not_found.html").render(), status=404)
+    return _html(not_found_html(), status=404)
 
 
 def _page(prefs: preferences.Preferences, message: str | None = None) -> Response[str]:
