@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from roster.core import search
+from roster.core import search, tallies
 from roster.ids import new_id
 from roster.storage import tables
 from roster.storage.db import Database
@@ -206,4 +206,56 @@ def test_migration_0015_gives_existing_domains_a_dkim_key_and_goes_back(tmp_path
         assert domain.dkim_private_key.startswith("-----BEGIN RSA PRIVATE KEY-----")
         assert len(domain.dkim_public_key) > 300
         command.downgrade(alembic_config(database), "0014")
+        database.dispose()
+
+
+def test_migration_0017_counts_the_campaigns_there_were_and_goes_back(tmp_path: Path) -> None:
+    with fresh_database(tmp_path) as url:
+        database = Database(url)
+        command.upgrade(alembic_config(database), "0016")
+        with database.engine.begin() as conn:
+            team_id, _ = _team_with_a_contact(conn, "counted")
+            sender_id, campaign_id = new_id("sender"), new_id("campaign")
+            conn.execute(
+                insert(tables.senders).values(
+                    id=sender_id, team_id=team_id, name="News", email="news@example.com",
+                    email_normalized="news@example.com", domain="example.com", created_at=NOW, updated_at=NOW,
+                )
+            )  # fmt: skip
+            conn.execute(
+                insert(tables.campaigns).values(
+                    id=campaign_id, team_id=team_id, name="Sent", subject="Hi", sender_id=sender_id,
+                    html_code="<p>Hi</p>", status="sent", created_at=NOW, updated_at=NOW,
+                )
+            )  # fmt: skip
+            states = [
+                ("sent", False),
+                ("sent", False),
+                ("failed", True),
+                ("failed", False),
+                ("skipped", False),
+            ]
+            conn.execute(
+                insert(tables.campaign_recipients),
+                [
+                    {"campaign_id": campaign_id, "contact_id": f"contact_{index:022d}", "team_id": team_id,
+                     "state": state, "attempts": 1, "next_attempt_at": NOW, "bounced": bounced}
+                    for index, (state, bounced) in enumerate(states)
+                ],
+            )  # fmt: skip
+        upgrade(database)
+        figures = database.run_read(tallies.totals, campaign_id)
+        assert {name: figures[name] for name in ("recipients", "sent", "failed", "bounced", "skipped")} == {
+            "recipients": 5,
+            "sent": 2,
+            "failed": 2,
+            "bounced": 1,
+            "skipped": 1,
+        }
+        assert figures["opened"] == figures["clicked"] == 0
+        command.downgrade(alembic_config(database), "0016")
+        with database.engine.connect() as conn:
+            assert (
+                conn.execute(select(func.count()).select_from(tables.campaign_recipients)).scalar_one() == 5
+            )
         database.dispose()

@@ -4,6 +4,7 @@ dropped for their flags, seen in the contact's events, the report and signed web
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from roster.core import sending
 from roster.core.clock import now
 from roster.core.preferences import PreferenceLinks
 from roster.core.tracking import Tracking
+from roster.dispatch import Dispatcher
 from roster.storage.db import Database
 from roster.storage.tables import webhook_deliveries
 from tests.api.sendx.test_webhooks import deliver, subscribe, verified
@@ -208,6 +210,19 @@ def test_a_campaign_without_tracking_keeps_its_links(
     assert campaign["tracking"] is False
     dispatcher(db, links, sink.url, tracking=tracking)()
     html = html_of(sink, campaign["id"], "di@example.net")
+    assert hrefs(html)[0] == SHOP
+    assert "/t/o/" not in html
+
+
+def test_an_instance_without_tracking_tracks_no_campaign(
+    tenant: Tenant, db: Database, settings: Settings, sink: Sink
+) -> None:
+    untracked = Dispatcher.from_settings(db, dataclasses.replace(settings, tracking=False), "secret")
+    assert untracked.tracking is None
+    audience = audience_with(tenant, "el@example.net")
+    campaign = send_now(tenant, includedLists=[audience], htmlCode=HTML)["id"]
+    dispatcher(db, untracked.links, sink.url, tracking=untracked.tracking)()
+    html = html_of(sink, campaign, "el@example.net")
     assert hrefs(html)[0] == SHOP
     assert "/t/o/" not in html
 

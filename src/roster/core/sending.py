@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, literal, null, select, update
 from sqlalchemy.sql import insert
 
-from roster.core import outbox, tallies
+from roster.config import BounceRules
+from roster.core import feedback, outbox, tallies
 from roster.core.campaigns import (
     FLAGS,
     PAUSED,
@@ -359,16 +360,12 @@ def record(
         release(conn, campaign_id, [letter.contact_id], moment)
         pause(conn, campaign_id, f"paused: {text}", moment)
         return
-    if reply.no_such_mailbox:
-        _finish(conn, campaign_id, letter.contact_id, state=FAILED, reply=text, bounced=True, done_at=moment)
-        tallies.add(conn, team_id, campaign_id, failed=1, bounced=1)
-        flagged = conn.execute(
-            update(contacts)
-            .where(contacts.c.team_id == team_id, contacts.c.id == letter.contact_id, ~contacts.c.bounced)
-            .values(bounced=True, updated_at=moment)
-        ).rowcount
-        if flagged:
-            outbox.emit_contacts(conn, team_id, outbox.BOUNCED, [letter.contact_id], campaignId=campaign_id)
+    if reply.no_such_mailbox:  # a hard bounce at once, applied as one that comes back later
+        _finish(conn, campaign_id, letter.contact_id, state=FAILED, reply=text, done_at=moment)
+        tallies.add(conn, team_id, campaign_id, failed=1)
+        feedback.apply_report(
+            conn, feedback.HARD, campaign_id, letter.contact_id, moment, text, BounceRules()
+        )
         return
     if reply.kind == REJECTED or letter.attempts >= MAX_ATTEMPTS:
         _finish(conn, campaign_id, letter.contact_id, state=FAILED, reply=text, done_at=moment)
