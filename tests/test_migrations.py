@@ -214,7 +214,7 @@ def test_migration_0017_counts_the_campaigns_there_were_and_goes_back(tmp_path: 
         database = Database(url)
         command.upgrade(alembic_config(database), "0016")
         with database.engine.begin() as conn:
-            team_id, _ = _team_with_a_contact(conn, "counted")
+            team_id, _ = _team_with_a_contact(conn, "counted", search_text="counted@example.com")
             sender_id, campaign_id = new_id("sender"), new_id("campaign")
             conn.execute(
                 insert(tables.senders).values(

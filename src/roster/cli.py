@@ -20,7 +20,19 @@ from rich.table import Column, Table
 from sqlalchemy import Connection
 
 from roster.config import Settings, load_settings
-from roster.core import campaigns, domains, exports, imports, inbound, members, teams
+from roster.core import (
+    campaigns,
+    consent,
+    contacts,
+    domains,
+    exports,
+    imports,
+    inbound,
+    members,
+    persons,
+    suppression,
+    teams,
+)
 from roster.core.errors import RosterError
 from roster.storage import migrate as migrations
 from roster.storage.db import MMAP_BYTES, Database, Record
@@ -45,6 +57,12 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 campaign_app = typer.Typer(help="Campaigns: see and steer their sending.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
+contact_app = typer.Typer(help="One person: consent history, data export, erasure.", no_args_is_help=True)
+app.add_typer(contact_app, name="contact")
+suppression_app = typer.Typer(
+    help="The team's suppression list: addresses never mailed.", no_args_is_help=True
+)
+app.add_typer(suppression_app, name="suppression")
 mail_app = typer.Typer(help="Bounce and complaint reports received.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
 
@@ -65,7 +83,8 @@ def _write(fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs:
     db = _database()
     try:
         migrations.upgrade(db)
-        return db.run_write(fn, *args, **kwargs)
+        with consent.acting(consent.Source(consent.CLI)):
+            return db.run_write(fn, *args, **kwargs)
     except RosterError as exc:
         errors.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
@@ -618,3 +637,102 @@ def mail_show(message: Annotated[str, typer.Argument(help="inbound_… ID")]) ->
         errors.print(f"[red]error:[/red] report `{message}` not found")
         raise typer.Exit(1)
     sys.stdout.buffer.write(bytes(row.raw))
+
+
+def _consent_of(conn: Connection, team_id: str, identifier: str) -> list[Record]:
+    teams.get_team(conn, team_id)
+    found = contacts.find(conn, team_id, identifier)
+    return consent.history(conn, team_id, found.id)
+
+
+@contact_app.command("consent")
+def contact_consent(
+    identifier: Annotated[str, typer.Argument(help="The contact's email or ID.")],
+    team: TeamId,
+    as_json: Json = False,
+) -> None:
+    """Every change of the contact's subscription state, oldest first, and who made it."""
+    rows = _write(_consent_of, team, identifier)
+    if as_json:
+        print(json.dumps({"contact": identifier, "history": [consent.as_dict(row) for row in rows]}))
+        return
+    for row in rows:
+        change = consent.as_dict(row)
+        scope = change["topicId"] or change["audienceId"] or "team-wide"
+        by = f"{change['source']} {change['sourceId']}" if change["sourceId"] else change["source"]
+        print(f"{change['at']}\t{change['change']}\t{scope}\t{by}")
+
+
+def _team_then(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` called for an existing team only (an unknown team is an error, not nothing)."""
+
+    def run(conn: Connection, team_id: str, *args: Any) -> T:
+        teams.get_team(conn, team_id)
+        return fn(conn, team_id, *args)
+
+    return run
+
+
+@suppression_app.command("add")
+def suppression_add(
+    emails: Annotated[list[str], typer.Argument(help="Addresses to suppress.")],
+    team: TeamId,
+    as_json: Json = False,
+) -> None:
+    """Never mail these addresses again, whatever their contacts' state."""
+    added = _write(_team_then(suppression.add), team, emails)
+    _emit(as_json, {"added": added, "given": len(emails)}, f"{added} of {len(emails)} addresses added")
+
+
+@suppression_app.command("remove")
+def suppression_remove(
+    email: Annotated[str, typer.Argument(help="The address to take off the list.")],
+    team: TeamId,
+    as_json: Json = False,
+) -> None:
+    """Take an address off the list: it may be mailed again if its contact is subscribed."""
+    _write(_team_then(suppression.remove), team, email)
+    _emit(as_json, {"removed": email}, f"{email} removed")
+
+
+@suppression_app.command("list")
+def suppression_list(team: TeamId, as_json: Json = False) -> None:
+    """Every entry, the latest first; erased people show as a hash only."""
+    rows = _write(_team_then(suppression.page), team, 0, 1_000_000)
+    for row in rows:
+        entry = {"email": row.email, "reason": row.reason, "source": row.source, "sourceId": row.source_id,
+                 "created": row.created_at.isoformat()}  # fmt: skip
+        print(
+            json.dumps(entry)
+            if as_json
+            else f"{row.email or '(erased) ' + row.digest[:12]}\t{row.reason}\t{row.created_at:%Y-%m-%d}"
+        )
+
+
+@contact_app.command("export")
+def contact_export(
+    identifier: Annotated[str, typer.Argument(help="The contact's email or ID.")], team: TeamId
+) -> None:
+    """Everything held about the contact, as one JSON document on stdout (GDPR art. 15, 20)."""
+    print(json.dumps(_write(_team_then(persons.export), team, identifier), indent=2, ensure_ascii=False))
+
+
+@contact_app.command("erase")
+def contact_erase(
+    identifier: Annotated[str, typer.Argument(help="The contact's email or ID.")],
+    team: TeamId,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: erasure cannot be undone.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Erase the contact and everything about it (GDPR art. 17); only a hash of the address
+    stays, on the suppression list."""
+    if not yes:
+        errors.print("[red]error:[/red] erasure cannot be undone: add --yes to confirm")
+        raise typer.Exit(1)
+    contact_id = _write(_team_then(persons.erase), team, identifier, yes)
+    db = _database()
+    try:
+        db.checkpoint()
+    finally:
+        db.dispose()
+    _emit(as_json, {"erased": contact_id}, f"{contact_id} erased")

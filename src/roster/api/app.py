@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or load_settings()
     db = db or Database(settings.database_url)
     secret = settings.secret_key or db.run_write(instance_secret)
+    db.run_write(instance_secret, "suppression_key")  # made here, so that no read has to write it
     links = PreferenceLinks(base_url=settings.base_url, secret=secret)
     rate_limit = RateLimit(settings.rate_limit, settings.redis_url)
     dispatcher = Dispatcher.from_settings(db, settings, secret)

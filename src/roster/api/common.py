@@ -16,7 +16,7 @@ from litestar.params import FromPath
 
 from roster.api.rate_limit import RateLimit
 from roster.config import Settings
-from roster.core import teams
+from roster.core import consent, teams
 from roster.core.errors import Invalid
 from roster.core.named import CONTROL, CONTROL_MESSAGE
 from roster.core.preferences import PreferenceLinks
@@ -105,6 +105,7 @@ def api_key_auth(read_token: TokenReader, *, full_access: bool) -> Callable[...,
         if full_access:
             principal.require_full_access()
         request.state.principal = principal
+        consent.SOURCE.set(consent.Source(consent.API, principal.key_id))
 
     return authenticate
 

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from roster.config import BounceRules
-from roster.core import memberships, outbox, tallies
+from roster.core import consent, memberships, outbox, suppression, tallies
 from roster.core.tracking import CLICK, Hit
 from roster.ids import new_id
 from roster.storage import bulk
@@ -209,6 +209,20 @@ def apply_report(
     rules: BounceRules,
 ) -> Applied:
     """Apply a bounce (``HARD`` or ``SOFT``) or a ``COMPLAINT`` about one recipient."""
+    source = consent.Source(consent.COMPLAINT if kind == COMPLAINT else consent.BOUNCE, campaign_id)
+    with consent.acting(source):
+        return _apply_report(conn, kind, campaign_id, contact_id, at, detail, rules)
+
+
+def _apply_report(
+    conn: Connection,
+    kind: str,
+    campaign_id: str,
+    contact_id: str,
+    at: datetime,
+    detail: str,
+    rules: BounceRules,
+) -> Applied:
     row = _recipient(conn, campaign_id, contact_id)
     if row is None:
         return Applied(None, f"{contact_id} is not a recipient of {campaign_id}")
@@ -219,6 +233,7 @@ def apply_report(
             tallies.add(conn, row.team_id, campaign_id, spam=1)
         if _flag(conn, row, "spam", at):
             outbox.emit_contacts(conn, row.team_id, outbox.MARKED_SPAM, [contact_id], campaignId=campaign_id)
+        _suppress(conn, row, suppression.COMPLAINED)
         memberships.unsubscribe_everywhere(conn, row.team_id, contact_id)
         return Applied(row.team_id, None)
     if kind == SOFT:
@@ -233,7 +248,16 @@ def apply_report(
             tallies.add(conn, row.team_id, campaign_id, bounced=1)
     if _flag(conn, row, "bounced", at):
         outbox.emit_contacts(conn, row.team_id, outbox.BOUNCED, [contact_id], campaignId=campaign_id)
+    _suppress(conn, row, suppression.BOUNCED)
     return Applied(row.team_id, None)
+
+
+def _suppress(conn: Connection, row: Record, reason: str) -> None:
+    """A bounced or complaining address goes on the team's suppression list."""
+    email = conn.execute(
+        select(contacts.c.email).where(contacts.c.team_id == row.team_id, contacts.c.id == row.contact_id)
+    ).scalar_one()
+    suppression.add(conn, row.team_id, [email], reason)
 
 
 def _soft_bounces(conn: Connection, row: Record, since: datetime) -> int:
@@ -251,13 +275,16 @@ def _soft_bounces(conn: Connection, row: Record, since: datetime) -> int:
 
 def _flag(conn: Connection, row: Record, flag: str, at: datetime) -> bool:
     """Set the contact's team-wide ``flag``; whether it was not set before."""
-    return bool(
+    flagged = bool(
         conn.execute(
             update(contacts)
             .where(contacts.c.team_id == row.team_id, contacts.c.id == row.contact_id, ~contacts.c[flag])
             .values({flag: True, "updated_at": at})
         ).rowcount
     )
+    if flagged:
+        consent.record(conn, row.team_id, row.contact_id, flag)
+    return flagged
 
 
 def unsubscribed(conn: Connection, campaign_id: str, contact_id: str, at: datetime, scope: str) -> None:

@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 
 from roster.core import audiences as audience_rules
-from roster.core import counts, custom_fields, outbox, search, tabular, tags, values
+from roster.core import consent, counts, custom_fields, outbox, search, suppression, tabular, tags, values
 from roster.core.clock import iso, now
 from roster.core.custom_fields import FieldType
 from roster.core.emails import clean_email
@@ -75,6 +75,7 @@ LOST = (
 # Which contact field a column feeds, by its name with case, spaces and punctuation removed.
 IGNORED = "ignored"
 FLAGS = ("unsubscribed", "bounced", "spam", "blocked", "dropped")
+SUPPRESSED = "skipped: the address is on the suppression list"
 _ALIASES = {
     **dict.fromkeys(("email", "emailaddress", "mail"), "email"),
     **dict.fromkeys(("firstname", "first", "givenname", "forename", "fname"), "first_name"),
@@ -622,6 +623,7 @@ def _merge_contacts(
         for name in ("first_name", "last_name", "company", "phone", "page_source", "last_tracked_ip", "ltv")
     }
     changes.update({flag: or_(contacts.c[flag], func.coalesce(s.c[flag], False)) for flag in FLAGS})
+    _record_flags(conn, team_id)
     # A row that gives every field of the search text but the email (the same) has it staged.
     every = and_(*(s.c[name].is_not(None) for name in _RENAMING))
     changes["search_text"] = case((every, s.c.search_text), else_=contacts.c.search_text)
@@ -640,6 +642,30 @@ def _merge_contacts(
     search.refold(conn, conn.execute(renamed).all())
 
 
+def _record_flags(conn: Connection, team_id: str) -> None:
+    """The flags this batch sets, in the consent history: all those of the contacts it made,
+    and those the contacts it updates did not have yet (read before the update)."""
+    s = stage_contacts
+    rows = conn.execute(
+        select(
+            s.c.contact_id, s.c.outcome, *(s.c[flag] for flag in FLAGS), *(contacts.c[flag] for flag in FLAGS)
+        )
+        .join_from(s, contacts, contacts.c.id == s.c.contact_id)
+        .where(s.c.outcome.in_((CREATED, UPDATED)), or_(*(s.c[flag] for flag in FLAGS)))
+    ).all()
+    width = len(FLAGS)
+    consent.record_many(
+        conn,
+        team_id,
+        (
+            (row[0], flag, None)
+            for row in rows
+            for index, flag in enumerate(FLAGS)
+            if row[2 + index] and (row[1] == CREATED or not row[2 + width + index])
+        ),
+    )
+
+
 def _unsubscribe_existing(conn: Connection, team_id: str, stamp: datetime) -> None:
     """Contacts this batch marks unsubscribed leave every audience's mail, as the API's
     unsubscribe does; their memberships' counts and events follow."""
@@ -656,6 +682,9 @@ def _unsubscribe_existing(conn: Connection, team_id: str, stamp: datetime) -> No
     for audience_id in {row.audience_id for row in changed}:
         contact_ids = [row.contact_id for row in changed if row.audience_id == audience_id]
         outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, contact_ids, listId=audience_id)
+    consent.record_many(
+        conn, team_id, ((row.contact_id, consent.UNSUBSCRIBED, row.audience_id) for row in changed)
+    )
 
 
 _VALUE_COLUMNS = ("text", "number", "day", "flag", "folded")
@@ -722,8 +751,13 @@ def _merge_relations(conn: Connection, team_id: str, stamp: datetime, outcomes: 
             .where(applied),
         )
         .on_conflict_do_nothing(index_elements=[membership_rows.c.audience_id, membership_rows.c.contact_id])
-        .returning(membership_rows.c.audience_id, membership_rows.c.subscribed)
+        .returning(membership_rows.c.audience_id, membership_rows.c.contact_id, membership_rows.c.subscribed)
     ).all()
+    joins = (
+        (row.contact_id, consent.SUBSCRIBED if row.subscribed else consent.UNSUBSCRIBED, row.audience_id)
+        for row in joined
+    )
+    consent.record_many(conn, team_id, joins)
     members = Counter(row.audience_id for row in joined)
     subscribed = Counter(row.audience_id for row in joined if row.subscribed)
     for audience_id, count in members.items():
@@ -858,6 +892,10 @@ class Importer:
                 row = row.over(earlier)
             rows[row.contact[0]] = row
         tally.failed = len(refused)
+        for email in suppression.suppressed(conn, self.team_id, rows):
+            skipped = rows.pop(email)
+            tally.skipped += 1
+            refused.append(self._refusal(skipped.line, skipped.contact[1], SUPPRESSED))
         if rows:
             self._write(conn, list(rows.values()), tally)
         if refused:
@@ -950,7 +988,8 @@ def run_job(
     the job with the reason. Returns the job as it ends."""
     job = db.run_read(get_job, team_id, job_id)
     try:
-        Importer(db, job, progress=progress).run(records(job.format, stream))
+        with consent.acting(consent.Source(consent.IMPORT, job_id)):
+            Importer(db, job, progress=progress).run(records(job.format, stream))
     except (tabular.Unreadable, RosterError) as exc:
         message = exc.message if isinstance(exc, RosterError) else str(exc)
         db.run_write(set_state, job_id, "failed", message)

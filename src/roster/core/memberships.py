@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from roster.core import counts, outbox, search
+from roster.core import consent, counts, outbox, search
 from roster.core.clock import now
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid, NotFound
@@ -179,11 +179,13 @@ def upsert_contact(
 
 def resubscribe(conn: Connection, team_id: str, contact_id: str) -> None:
     """An explicit opt-in lifts the team-wide unsubscribe flag."""
-    conn.execute(
+    lifted = conn.execute(
         update(contacts)
         .where(contacts.c.team_id == team_id, contacts.c.id == contact_id, contacts.c.unsubscribed)
         .values(unsubscribed=False, updated_at=now())
-    )
+    ).rowcount
+    if lifted:
+        consent.record(conn, team_id, contact_id, consent.SUBSCRIBED)
 
 
 def join_audience(
@@ -207,6 +209,8 @@ def join_audience(
     created = _membership_insert(conn.dialect.name).first(conn, values) is not None
     if created:
         counts.adjust(conn, team_id, audience_id, members=1, subscribed=int(initial))
+        change = consent.SUBSCRIBED if initial else consent.UNSUBSCRIBED
+        consent.record(conn, team_id, contact.id, change, audience_id=audience_id)
         if subscribed:
             resubscribe(conn, team_id, contact.id)
         return True, initial
@@ -232,6 +236,8 @@ def set_subscribed(
     ).rowcount
     if changed:
         counts.adjust(conn, team_id, audience_id, subscribed=1 if subscribed else -1)
+        change = consent.SUBSCRIBED if subscribed else consent.UNSUBSCRIBED
+        consent.record(conn, team_id, contact_id, change, audience_id=audience_id)
         if not subscribed:
             outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, [contact_id], listId=audience_id)
     if subscribed:
@@ -311,6 +317,7 @@ def remove_member(conn: Connection, team_id: str, audience_id: str, contact_id: 
     if delete_unused(conn, team_id, [contact_id], leaving=audience_id):
         return
     _forget(conn, audience_id, contact_id)
+    consent.record(conn, team_id, contact_id, consent.LEFT, audience_id=audience_id)
 
 
 def leave_audience(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> None:
@@ -320,6 +327,7 @@ def leave_audience(conn: Connection, team_id: str, audience_id: str, contact_id:
         return
     counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(current.subscribed))
     _forget(conn, audience_id, contact_id)
+    consent.record(conn, team_id, contact_id, consent.LEFT, audience_id=audience_id)
 
 
 def _forget(conn: Connection, audience_id: str, contact_id: str) -> None:
@@ -350,12 +358,14 @@ def unsubscribe_everywhere(conn: Connection, team_id: str, contact_id: str) -> N
     ).scalars()
     for audience in left.all():
         counts.adjust(conn, team_id, audience, subscribed=-1)
+        consent.record(conn, team_id, contact_id, consent.UNSUBSCRIBED, audience_id=audience)
     flagged = conn.execute(
         update(contacts)
         .where(contacts.c.team_id == team_id, contacts.c.id == contact_id, ~contacts.c.unsubscribed)
         .values(unsubscribed=True, updated_at=stamp)
     ).rowcount
     if flagged:
+        consent.record(conn, team_id, contact_id, consent.UNSUBSCRIBED)
         outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, [contact_id], listId=None)
 
 

@@ -18,7 +18,7 @@ from base64 import urlsafe_b64encode
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from roster.core import feedback, topics
 from roster.core import memberships as memberships_core
@@ -157,11 +157,7 @@ def leave(conn: Connection, audience_id: str, contact_id: str, campaign_id: str 
 def rejoin(conn: Connection, audience_id: str, contact_id: str) -> None:
     member = _membership(conn, audience_id, contact_id)
     if audience_id.startswith("team_"):
-        conn.execute(
-            update(contacts_table)
-            .where(contacts_table.c.team_id == member.team_id, contacts_table.c.id == contact_id)
-            .values(unsubscribed=False, updated_at=now())
-        )
+        memberships_core.resubscribe(conn, member.team_id, contact_id)
     else:
         set_subscribed(conn, member.team_id, audience_id, contact_id, True)
 

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, and_, bindparam, func, literal, null, select,
 from sqlalchemy.sql import insert
 
 from roster.config import BounceRules
-from roster.core import feedback, outbox, tallies
+from roster.core import feedback, outbox, suppression, tallies
 from roster.core.campaigns import (
     FLAGS,
     PAUSED,
@@ -69,6 +69,7 @@ RETRY_AFTER = (60, 300, 900, 3600)  # seconds after failed attempts 1, 2, 3, 4
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 LEASE = timedelta(seconds=60)
 FLAGGED = "the contact is "  # a skip for one of its flags, which raises contact.dropped
+SUPPRESSED = "the address is on the suppression list"
 
 
 def promote_due(conn: Connection, moment: datetime) -> int:
@@ -162,6 +163,7 @@ class Batch:
     sender: Record
     dkim: Record | None  # the sender's verified domain, with its key
     letters: list[Letter] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)  # a test send's addresses not mailed
 
 
 def _live_campaigns(conn: Connection, after: str | None) -> list[Record]:
@@ -252,10 +254,13 @@ def _batch(
     ):
         fields.setdefault(value.contact_id, {})[value.name] = value.text
     letters, skipped = [], []
+    held = suppression.suppressed(conn, team_id, (person.email_normalized for person in people.values()))
     for row in due:
         person = people.get(row.contact_id)
         member = subscribed.get((row.audience_id, row.contact_id), False) if row.audience_id else None
         reason = _skip_reason(person, member)
+        if reason is None and person is not None and person.email_normalized in held:
+            reason = SUPPRESSED
         if reason is not None:
             skipped.append((row.contact_id, reason))
             continue
@@ -440,14 +445,18 @@ def test_batch(conn: Connection, team_id: str, campaign_id: str, emails: Sequenc
     campaign = get_campaign(conn, team_id, campaign_id)
     require_verified_sender(conn, campaign)
     normalized = [clean_email(email, "emails")[1] for email in emails]
+    held = suppression.suppressed(conn, team_id, normalized)
     people = {
         row.email_normalized: row
         for row in conn.execute(
             select(contacts).where(contacts.c.team_id == team_id, contacts.c.email_normalized.in_(normalized))
         )
     }
-    letters = []
+    letters, suppressed = [], []
     for email, key in zip(emails, normalized, strict=True):
+        if key in held:
+            suppressed.append(email.strip())
+            continue
         person = people.get(key)
         letters.append(
             Letter(
@@ -463,4 +472,4 @@ def test_batch(conn: Connection, team_id: str, campaign_id: str, emails: Sequenc
             )
         )
     sender = conn.execute(select(senders).where(senders.c.id == campaign.row.sender_id)).one()
-    return Batch(campaign.row, sender, _signing_domain(conn, team_id, sender.domain), letters)
+    return Batch(campaign.row, sender, _signing_domain(conn, team_id, sender.domain), letters, suppressed)

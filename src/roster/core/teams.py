@@ -14,6 +14,7 @@ from roster.ids import new_id, random_token
 from roster.storage.db import Database, Record
 from roster.storage.prepared import Prepared
 from roster.storage.tables import api_keys, instance_settings, teams
+from roster.storage.upsert import upsert_statement
 
 FULL_ACCESS = "full_access"
 SENDING_ACCESS = "sending_access"
@@ -143,11 +144,13 @@ async def authenticate(db: Database, token: str | None) -> Principal:
     return Principal(team_id=row.team_id, key_id=row.id, permission=row.permission)
 
 
-def instance_secret(conn: Connection) -> str:
-    """The signing secret kept in the database, generated on first use."""
-    query = select(instance_settings.c.value).where(instance_settings.c.key == "secret_key")
+def instance_secret(conn: Connection, name: str = "secret_key") -> str:
+    """A secret kept in the database, generated on first use (by whichever process asks
+    first): the signing secret, or the key of the suppression list's hashes."""
+    query = select(instance_settings.c.value).where(instance_settings.c.key == name)
     value = conn.execute(query).scalar()
     if value is None:
-        value = secrets.token_urlsafe(48)
-        conn.execute(insert(instance_settings).values(key="secret_key", value=value))
+        made = upsert_statement(conn, instance_settings).values(key=name, value=secrets.token_urlsafe(48))
+        conn.execute(made.on_conflict_do_nothing(index_elements=[instance_settings.c.key]))
+        value = conn.execute(query).scalar_one()
     return str(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Connection, case, delete, func, insert, select, update
 
-from roster.core import counts
+from roster.core import consent, counts
 from roster.core.clock import now
 from roster.core.errors import Invalid, NotFound
 from roster.core.memberships import get_member, require_audience
@@ -179,3 +179,5 @@ def choose(
             set_={"subscribed": subscribed, "updated_at": stamp},
         )
     )
+    change = consent.TOPIC_IN if subscribed else consent.TOPIC_OUT
+    consent.record(conn, team_id, contact_id, change, audience_id=audience_id, topic_id=topic_id)

@@ -172,6 +172,15 @@ class Database:
             return self.run_write(fn, *a, **k)
         return await anyio.to_thread.run_sync(lambda: self.run_write(fn, *a, **k))
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file and empty it, so that what
+        was overwritten (an erasure) is gone from both files; best effort while others read.
+        PostgreSQL: nothing to do."""
+        if self.is_sqlite:
+            driver = self._kept_connection().connection.dbapi_connection
+            assert driver is not None
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
         for conn in self._kept:
             conn.close()

@@ -285,6 +285,51 @@ contact_events = Table(
     Index(None, "contact_id"),
 )
 
+# Consent history (``roster.core.consent``): appended in the transaction of each change of a
+# person's subscription state, never changed; it goes with the contact.
+consent_events = Table(
+    "consent_events",
+    metadata,
+    _id(),
+    _contact_team(),
+    Column("contact_id", ObjectId, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("change", String(16), nullable=False),
+    Column("audience_id", ObjectId),
+    Column("topic_id", ObjectId),
+    Column("source", String(16), nullable=False),
+    Column("source_id", String(64)),
+    _of_contact(),
+    Index(None, "team_id", "contact_id", "at"),
+)
+
+# The suppression list (``roster.core.suppression``): a keyed hash of each address, and the
+# address itself except for people who were erased.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    _team(),
+    Column("digest", String(64)),
+    Column("email", String(254)),
+    Column("reason", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("source_id", String(64)),
+    _created(),
+    PrimaryKeyConstraint("team_id", "digest"),
+)
+
+# That a person was erased, and by whom: nothing about the person.
+erasures = Table(
+    "erasures",
+    metadata,
+    _id(),
+    _team(),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("source_id", String(64)),
+    Index(None, "team_id", "at"),
+)
+
 audience_counts = Table(
     "audience_counts",
     metadata,

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response, Router, get, post
 
 from roster.api.common import DEPENDENCIES, Ctx, PathId
-from roster.core import preferences
+from roster.core import consent, preferences
 from roster.core.errors import NotFound
 
 _templates = Environment(
@@ -72,7 +72,11 @@ async def change(request: Request[Any, Any, Any], ctx: Ctx, token: PathId) -> Re
         audience_id, contact_id = ctx.links.parse(token)
         campaign_id = ctx.links.campaign(audience_id, contact_id, request.query_params.get("c"))
         form = await request.form()
-        if form.get("List-Unsubscribe") == "One-Click":
+        one_click = form.get("List-Unsubscribe") == "One-Click"
+        consent.SOURCE.set(
+            consent.Source(consent.ONE_CLICK if one_click else consent.PREFERENCE_PAGE, campaign_id)
+        )
+        if one_click:
             await ctx.db.write(preferences.leave, audience_id, contact_id, campaign_id)
             return Response("Unsubscribed.", status_code=200, media_type="text/plain", headers=_HEADERS)
         # The page's buttons always name their action; a POST that names none (an empty one,

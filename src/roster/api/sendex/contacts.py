@@ -6,10 +6,13 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
+from sqlalchemy import Connection
 
 from roster.api.common import MAX_OFFSET, Ctx, PathId, body, sent
 from roster.api.sendex import render, schemas
-from roster.core import memberships, topics
+from roster.core import consent, memberships, topics
+from roster.core.clock import iso
+from roster.storage.db import Record
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Number of contacts to return (1–200)")]
 Offset = Annotated[
@@ -69,6 +72,25 @@ class ContactController(Controller):
     async def delete_contact(self, ctx: Ctx, audience_id: PathId, contact_id: PathId) -> schemas.Deleted:
         await ctx.db.write(memberships.remove_member, ctx.team_id, audience_id, contact_id)
         return schemas.Deleted(id=contact_id)
+
+    @get("/{contact_id:str}/consent", summary="The contact's consent history, oldest first (extension)")
+    async def get_contact_consent(
+        self, ctx: Ctx, audience_id: PathId, contact_id: PathId, limit: Limit = 50, offset: Offset = 0
+    ) -> schemas.ConsentList:
+        def read(conn: Connection) -> list[Record]:
+            memberships.get_member(conn, ctx.team_id, audience_id, contact_id)
+            return consent.history(conn, ctx.team_id, contact_id, offset, limit)
+
+        rows = await ctx.db.read(read)
+        return schemas.ConsentList(
+            data=[
+                schemas.ConsentChange(
+                    id=row.id, at=iso(row.at), change=row.change, audience_id=row.audience_id,
+                    topic_id=row.topic_id, source=row.source, source_id=row.source_id,
+                )
+                for row in rows
+            ]
+        )  # fmt: skip
 
     @get("/{contact_id:str}/topics", summary="Get contact topic subscriptions")
     async def get_contact_topics(

@@ -102,6 +102,20 @@ class ContactTopicList(Struct):
     data: list[ContactTopic]
 
 
+class ConsentChange(Struct):
+    id: str
+    at: str
+    change: str
+    audience_id: str | None
+    topic_id: str | None
+    source: str
+    source_id: str | None
+
+
+class ConsentList(Struct):
+    data: list[ConsentChange]
+
+
 class TopicChoice(Request):
     topic_id: str
     subscribed: bool

@@ -21,7 +21,12 @@ from roster.api.sendx.sending import (
     SenderController,
     TemplateController,
 )
-from roster.api.sendx.team import MemberController, SegmentController, WebhookController
+from roster.api.sendx.team import (
+    MemberController,
+    SegmentController,
+    SuppressionController,
+    WebhookController,
+)
 
 PREFIX = "/api/v1/rest"
 
@@ -52,6 +57,7 @@ router = Router(
         SegmentController,
         MemberController,
         WebhookController,
+        SuppressionController,
     ],
     dependencies=DEPENDENCIES,
     before_request=api_key_auth(team_api_key, full_access=True),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio.to_thread
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
+from sqlalchemy import Connection
 
 from roster.api.common import Ctx, PathId, body, json_only, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Identifier, Limit, Offset, Search
-from roster.core import contacts, events
+from roster.core import consent, contacts, events, persons
+from roster.storage.db import Record
 
 
 def _fields(data: schemas.ContactIn | schemas.IdentifyIn) -> dict[str, Any]:
@@ -60,6 +63,33 @@ class ContactController(Controller):
     ) -> list[schemas.EventOut]:
         rows = await ctx.db.read(events.page_events, ctx.team_id, identifier, offset, limit)
         return [render.event(row) for row in rows]
+
+    @get("/{identifier:str}/consent", summary="The contact's consent history, oldest first (extension)")
+    async def contact_consent(
+        self, ctx: Ctx, identifier: PathId, offset: Offset = 0, limit: Limit = 100
+    ) -> list[schemas.ConsentOut]:
+        def read(conn: Connection) -> list[Record]:
+            contact = contacts.find(conn, ctx.team_id, identifier)
+            return consent.history(conn, ctx.team_id, contact.id, offset, limit)
+
+        return [render.consent(row) for row in await ctx.db.read(read)]
+
+    @get("/{identifier:str}/export", summary="Everything held about the contact, one document (extension)")
+    async def export_contact(self, ctx: Ctx, identifier: PathId) -> dict[str, Any]:
+        return await ctx.db.read(persons.export, ctx.team_id, identifier)
+
+    @post(
+        "/{identifier:str}/erase",
+        status_code=200,
+        summary="Erase the contact and everything about it, for good (extension)",
+        **body(schemas.ErasureIn),
+    )
+    async def erase_contact(
+        self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.ErasureIn]
+    ) -> schemas.Message:
+        await ctx.db.write(persons.erase, ctx.team_id, identifier, data.confirm)
+        await anyio.to_thread.run_sync(ctx.db.checkpoint)
+        return render.message("Contact erased")
 
     @post("/unsubscribe/{identifier:str}", status_code=200, summary="Unsubscribe a contact from everything")
     async def unsubscribe_contact(self, ctx: Ctx, identifier: PathId) -> schemas.Message:

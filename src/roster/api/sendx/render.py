@@ -143,6 +143,28 @@ def event(row: Record) -> schemas.EventOut:
     )
 
 
+def consent(row: Record) -> schemas.ConsentOut:
+    return schemas.ConsentOut(
+        id=row.id,
+        at=time(row.at),
+        change=row.change,
+        list_id=row.audience_id,
+        topic_id=row.topic_id,
+        source=row.source,
+        source_id=row.source_id,
+    )
+
+
+def suppression_entry(row: Record) -> schemas.SuppressionOut:
+    return schemas.SuppressionOut(
+        email=row.email,
+        reason=row.reason,
+        source=row.source,
+        source_id=row.source_id,
+        created=time(row.created_at),
+    )
+
+
 def inbound(received: Received) -> schemas.InboundOut:
     return schemas.InboundOut(
         id=received.id,

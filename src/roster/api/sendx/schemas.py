@@ -259,6 +259,32 @@ class InboundOut(Struct, rename="camel"):
     duplicate: bool
 
 
+class ConsentOut(Struct, rename="camel"):
+    id: str
+    at: str
+    change: str
+    list_id: str | None
+    topic_id: str | None
+    source: str
+    source_id: str | None
+
+
+class ErasureIn(Request):
+    confirm: bool | None = None
+
+
+class SuppressionIn(Request):
+    emails: list[str]
+
+
+class SuppressionOut(Struct, rename="camel"):
+    email: str | None  # None for a person who was erased: only a hash of the address is kept
+    reason: str
+    source: str
+    source_id: str | None
+    created: str
+
+
 class LinkStat(Struct):
     url: str
     count: int

@@ -125,7 +125,10 @@ class CampaignController(Controller):
     ) -> schemas.CampaignTestOut:
         batch = await ctx.db.read(sending.test_batch, ctx.team_id, identifier, data.emails)
         composer = Composer.of(batch, ctx.links, ctx.settings.bounce_address)
-        results = []
+        results = [
+            schemas.TestDelivery(email, False, f"not sent: {sending.SUPPRESSED}")
+            for email in batch.suppressed
+        ]
         for letter in batch.letters:
             reply = await ctx.mailer.send(composer.envelope(letter, now()))
             results.append(schemas.TestDelivery(letter.email, reply.kind == ACCEPTED, str(reply)))

@@ -1,4 +1,5 @@
-"""SendX segments, team members and webhooks: ``/segment``, ``/team/member``, ``/webhook``."""
+"""SendX segments, team members, webhooks and the suppression list: ``/segment``,
+``/team/member``, ``/webhook``, ``/suppression``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import Connection
 from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
-from roster.core import contacts, members, outbound, segments, webhooks
+from roster.core import contacts, members, outbound, segments, suppression, webhooks
 
 
 class SegmentController(Controller):
@@ -121,3 +122,25 @@ class WebhookController(Controller):
     async def delete_webhook(self, ctx: Ctx, identifier: PathId) -> schemas.Deleted:
         await ctx.db.write(webhooks.delete_webhook, ctx.team_id, identifier)
         return render.deleted("Webhook")
+
+
+class SuppressionController(Controller):
+    path = "/suppression"
+    tags = ["Suppression"]
+
+    @get("/", summary="The team's suppression list, the latest first (extension)")
+    async def all_suppressed(
+        self, ctx: Ctx, offset: Offset = 0, limit: Limit = 100
+    ) -> list[schemas.SuppressionOut]:
+        rows = await ctx.db.read(suppression.page, ctx.team_id, offset, limit)
+        return [render.suppression_entry(row) for row in rows]
+
+    @post("/", status_code=201, summary="Suppress addresses (extension)", **body(schemas.SuppressionIn))
+    async def suppress(self, ctx: Ctx, data: JSONBody[schemas.SuppressionIn]) -> schemas.Message:
+        added = await ctx.db.write(suppression.add, ctx.team_id, data.emails)
+        return render.message(f"{added} of {len(data.emails)} addresses added to the suppression list")
+
+    @delete("/{email:str}", status_code=200, summary="Take an address off the suppression list (extension)")
+    async def unsuppress(self, ctx: Ctx, email: PathId) -> schemas.Message:
+        await ctx.db.write(suppression.remove, ctx.team_id, email)
+        return render.message("Address removed from the suppression list")
