@@ -485,6 +485,12 @@ def import_contacts(
         str | None, typer.Option("--format", help="csv or ndjson (default: by suffix).")
     ] = None,
     resume: Annotated[str | None, typer.Option(help="Finish an interrupted import (its ID).")] = None,
+    double_opt_in: Annotated[
+        str | None, typer.Option(help="Into a double opt-in list: send (confirmation mails) or confirmed.")
+    ] = None,
+    confirmed_reason: Annotated[
+        str | None, typer.Option(help="With --double-opt-in confirmed: how these people confirmed.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Import contacts from a file, in batches of 10,000 rows, each committed whole."""
@@ -494,6 +500,8 @@ def import_contacts(
         tags=tuple(tag or ()),
         create_fields=create_fields,
         columns=_column_map(column or []),
+        double_opt_in=double_opt_in,
+        confirmed_reason=confirmed_reason,
     )
     fmt = _format_of(file, file_format)
     db = _database(bulk=True)

@@ -40,6 +40,8 @@ class Settings:
     soft_bounce_days: float = 30.0
     bounce_mailbox: str | None = None
     sns_topics: tuple[str, ...] = ()
+    confirm_days: float = 7.0
+    confirm_interval: float = 3600.0
 
     @property
     def mail_folder(self) -> Path:
@@ -95,5 +97,7 @@ def load_settings() -> Settings:
         soft_bounce_limit=int(env.get("ROSTER_SOFT_BOUNCES", "3")),
         soft_bounce_days=float(env.get("ROSTER_SOFT_BOUNCE_DAYS", "30")),
         bounce_mailbox=env.get("ROSTER_BOUNCE_MAILBOX") or None,
+        confirm_days=float(env.get("ROSTER_CONFIRM_DAYS", "7")),
+        confirm_interval=float(env.get("ROSTER_CONFIRM_INTERVAL", "3600")),
         sns_topics=tuple(arn.strip() for arn in env.get("ROSTER_SNS_TOPICS", "").split(",") if arn.strip()),
     )

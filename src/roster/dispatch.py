@@ -25,8 +25,9 @@ from datetime import datetime, timedelta
 import anyio
 
 from roster.config import Settings
-from roster.core import clock, sending
+from roster.core import clock, confirmations, sending
 from roster.core.campaigns import SENDING
+from roster.core.confirmations import ConfirmLinks
 from roster.core.preferences import PreferenceLinks
 from roster.core.tracking import Tracking
 from roster.mail.compose import (
@@ -48,6 +49,7 @@ log = logging.getLogger("roster.dispatch")
 
 BATCH = 200
 STATUS_EVERY = 0.5  # seconds
+EXPIRE_EVERY = 60.0  # seconds between removals of expired pending memberships
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,9 @@ class Dispatcher:
         links: PreferenceLinks,
         *,
         tracking: Tracking | None = None,
+        confirm_links: ConfirmLinks | None = None,
+        confirm_expiry: timedelta = confirmations.EXPIRY,
+        confirm_interval: timedelta = confirmations.INTERVAL,
         bounce_address: str | None = None,
         max_failures: int = 10,
         lease: timedelta = sending.LEASE,
@@ -132,6 +137,10 @@ class Dispatcher:
         self.mailer = mailer
         self.links = links
         self.tracking = tracking
+        self.confirm_links = confirm_links or ConfirmLinks(links.base_url, "unset")
+        self.confirm_expiry = confirm_expiry
+        self.confirm_interval = confirm_interval
+        self.expired_at = 0.0  # when pending memberships were last expired (monotonic)
         self.bounce_address = bounce_address
         self.max_failures = max_failures
         self.lease = lease
@@ -146,6 +155,9 @@ class Dispatcher:
             mailer_from(settings.smtp_url, settings.mail_folder, settings.redis_url),
             PreferenceLinks(settings.base_url, secret),
             tracking=Tracking(settings.base_url, secret) if settings.tracking else None,
+            confirm_links=ConfirmLinks(settings.base_url, secret),
+            confirm_expiry=timedelta(days=settings.confirm_days),
+            confirm_interval=timedelta(seconds=settings.confirm_interval),
             bounce_address=settings.bounce_address,
             max_failures=settings.send_max_failures,
             lease=timedelta(seconds=settings.send_lease),
@@ -153,6 +165,7 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """One round; how many recipients it claimed (0 when there was nothing to do)."""
+        confirmed = await self._confirmations()
         await self.db.write(sending.promote_due, self.now())
         await self.db.write(sending.resolve_next, self.now())
         room = min(BATCH, await self.mailer.available())
@@ -164,7 +177,7 @@ class Dispatcher:
         if batch is None:
             for campaign_id in await self.db.write(sending.finish_done, self.now()):
                 log.info("campaign %s sent", campaign_id)
-            return 0
+            return confirmed
         self.last_campaign = batch.campaign.id
         await self._send(batch)
         return len(batch.letters) or 1
@@ -201,6 +214,58 @@ class Dispatcher:
             if unsent:  # paused or cancelled, or the round failed: they go back to the queue now
                 with anyio.CancelScope(shield=True):
                     await self.db.write(sending.release, batch.campaign.id, unsent, self.now())
+
+    async def _confirmations(self) -> int:
+        """Send the confirmation mails due, and once a minute remove memberships whose
+        confirmation expired; how many mails were due."""
+        if time.monotonic() - self.expired_at >= EXPIRE_EVERY:
+            self.expired_at = time.monotonic()
+            await self.db.write(confirmations.expire, self.now(), self.confirm_expiry)
+        due = await self.db.write(confirmations.claim, self.now(), BATCH, interval=self.confirm_interval)
+        for item in due:
+            try:
+                reply = await self.mailer.send(self._confirmation(item, self.now()))
+            except TemplateProblem as exc:
+                reply = Reply(REJECTED, None, f"the confirmation template failed: {exc}")
+            audience_id, contact_id = item.audience.id, item.contact.id
+            if reply.kind == ACCEPTED:
+                await self.db.write(confirmations.sent, audience_id, contact_id, self.now())
+            else:
+                permanent = reply.kind == REJECTED
+                await self.db.write(confirmations.failed, audience_id, contact_id, self.now(), permanent)
+                log.info("confirmation of %s to %s: %s", audience_id, contact_id, reply)
+        return len(due)
+
+    def _confirmation(self, item: confirmations.Due, moment: datetime) -> Envelope:
+        audience, person, sender = item.audience, item.contact, item.sender
+        url = self.confirm_links.url(audience.id, person.id, moment)
+        templates = compile_templates(
+            audience.confirm_subject or confirmations.DEFAULT_SUBJECT,
+            audience.confirm_html or confirmations.DEFAULT_HTML,
+            None,
+            None,
+        )
+        names = {"firstName": person.first_name, "lastName": person.last_name, "email": person.email}
+        rendered = render(templates, confirmations.context(names, audience.name, url))
+        headers = Headers(
+            from_name=sender.name,
+            from_email=sender.email,
+            to_name=" ".join(part for part in (person.first_name, person.last_name) if part),
+            to_email=person.email,
+            reply_to=None,
+            unsubscribe_url=self.links.url(audience.id, person.id),
+            list_name=audience.name,
+            list_id=f"{audience.id}.{sender.domain}",
+            feedback_id=f"confirm:{item.team_id}:roster",
+            recipient_tag=f"{audience.id}/{person.id}",
+        )
+        dkim = item.dkim
+        signer = (
+            Signer(dkim.name, dkim.dkim_selector, dkim.dkim_private_key.encode())
+            if dkim is not None and dkim.dkim_private_key
+            else None
+        )
+        return message(rendered, headers, moment, signer=signer, bounce_address=self.bounce_address)
 
     async def _deliver(self, composer: Composer, letter: sending.Letter) -> Reply:
         try:

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from roster.core import clock, teams
+from roster.core.confirmations import ConfirmLinks
+from roster.storage.db import Database
 from tests.conftest import Tenant
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -54,3 +57,26 @@ def test_untick_a_topic_in_the_browser(browser: Browser, live_server: str, tenan
     choices = tenant.get(f"/api/v1/audiences/{audience['id']}/contacts/{contact['id']}/topics").json()["data"]
     assert {c["topic_id"]: c["subscribed"] for c in choices}[news["id"]] is False
     assert [c["subscribed"] for c in choices if c["name"] == "Offers"] == [True]
+
+
+def test_confirm_a_double_opt_in_subscription_in_the_browser(
+    browser: Browser, live_server: str, tenant: Tenant, db: Database
+) -> None:
+    audience = tenant.post(
+        "/api/v1/audiences", json={"name": "Browser Club", "domain": "example.com", "double_opt_in": True}
+    ).json()
+    contact = tenant.contact(audience["id"], "confirm@example.net")
+    assert contact["pending"] is True
+    links = ConfirmLinks(live_server, db.run_write(teams.instance_secret))
+    url = links.url(audience["id"], contact["id"], clock.now())
+
+    page = browser.new_page()
+    page.goto(url)
+    assert page.locator("h1").inner_text() == "Browser Club"
+    member = f"/api/v1/audiences/{audience['id']}/contacts/{contact['id']}"
+    assert tenant.get(member).json()["pending"] is True  # opening the page confirmed nothing
+    page.get_by_role("button", name="Yes, subscribe me").click()
+    page.wait_for_selector("text=your subscription to Browser Club is confirmed")
+    page.close()
+    confirmed = tenant.get(member).json()
+    assert (confirmed["subscribed"], confirmed["pending"]) == (True, False)

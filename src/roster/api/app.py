@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -28,8 +29,8 @@ from roster.dispatch import Dispatcher
 from roster.mail.sns import Sns
 from roster.mailbox import poller
 from roster.storage.db import Database
+from roster.web import confirm, pages
 from roster.web import inbound as inbound_routes
-from roster.web import pages
 from roster.web import tracking as tracking_routes
 from roster.web.tracking import HitRecorder
 
@@ -90,7 +91,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     hits = HitRecorder(db)
     tracking = Tracking(settings.base_url, secret)
     sns = Sns(settings.sns_topics)
-    state = {"services": Services(settings, db, links, rate_limit, mailer, tracking, hits, sns)}
+    services = Services(
+        settings, db, links, rate_limit, mailer, tracking, hits, sns,
+        dispatcher.confirm_links, timedelta(days=settings.confirm_days),
+    )  # fmt: skip
+    state = {"services": services}
     tasks = [hits.run]
     if settings.inline_worker:
         tasks += [Worker(db, settings).run, dispatcher.run]
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             pages.router,
             tracking_routes.router,
             inbound_routes.router,
+            confirm.router,
         ],
         state=State(state),
         exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors, v1.errors])},

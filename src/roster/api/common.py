@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
@@ -17,6 +18,7 @@ from litestar.params import FromPath
 from roster.api.rate_limit import RateLimit
 from roster.config import Settings
 from roster.core import consent, teams
+from roster.core.confirmations import ConfirmLinks
 from roster.core.errors import Invalid
 from roster.core.named import CONTROL, CONTROL_MESSAGE
 from roster.core.preferences import PreferenceLinks
@@ -42,6 +44,8 @@ class Services:
     tracking: Tracking
     hits: HitRecorder
     sns: Sns
+    confirm_links: ConfirmLinks
+    confirm_expiry: timedelta
 
 
 @dataclass(frozen=True, slots=True)

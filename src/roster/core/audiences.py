@@ -21,13 +21,15 @@ from roster.storage.tables import audiences, campaign_targets, domains, membersh
 
 def _audience_query(team_id: str) -> Select[Any]:
     return (
-        select(audiences, domains.c.name.label("domain"), counts.members_column())
+        select(audiences, domains.c.name.label("domain"), counts.members_column(), counts.pending_column())
         .select_from(audiences.outerjoin(domains, domains.c.id == audiences.c.domain_id))
         .where(audiences.c.team_id == team_id)
     )
 
 
-def create_audience(conn: Connection, team_id: str, name: str, domain_name: str) -> Record:
+def create_audience(
+    conn: Connection, team_id: str, name: str, domain_name: str, double_opt_in: bool = False
+) -> Record:
     """Create an audience on one of the team's verified domains."""
     name = clean_name(name)
     domain = find_domain(conn, team_id, domain_name)
@@ -43,6 +45,7 @@ def create_audience(conn: Connection, team_id: str, name: str, domain_name: str)
             team_id=team_id,
             domain_id=domain.id,
             name=name,
+            list_type=1 if double_opt_in else 0,
             created_at=stamp,
             updated_at=stamp,
         )
@@ -83,6 +86,10 @@ def _clean_list(fields: Mapping[str, Any]) -> dict[str, Any]:
         if fields["list_type"] not in LIST_TYPES:
             raise Invalid("type", "must be 0 (single opt-in) or 1 (double opt-in)")
         cleaned["list_type"] = fields["list_type"]
+    if "double_opt_in" in fields:  # the Sendex and v1 extension's name for list type 1
+        if not isinstance(fields["double_opt_in"], bool):
+            raise Invalid("double_opt_in", "must be true or false")
+        cleaned["list_type"] = int(fields["double_opt_in"])
     return cleaned
 
 

@@ -28,21 +28,13 @@ from roster.storage import bulk
 from roster.storage.db import Record
 from roster.storage.tables import consent_events
 
-SUBSCRIBED, UNSUBSCRIBED, LEFT, TOPIC_IN, TOPIC_OUT = (
-    "subscribed",
-    "unsubscribed",
-    "left",
-    "topic_in",
-    "topic_out",
-)
-API, PREFERENCE_PAGE, ONE_CLICK, BOUNCE, COMPLAINT = (
-    "api",
-    "preference_page",
-    "one_click",
-    "bounce",
-    "complaint",
-)
-IMPORT, CLI, SYSTEM = "import", "cli", "system"
+# What changed.
+SUBSCRIBED, UNSUBSCRIBED, LEFT = "subscribed", "unsubscribed", "left"
+PENDING, CONFIRMED, EXPIRED = "pending", "confirmed", "expired"
+TOPIC_IN, TOPIC_OUT = "topic_in", "topic_out"
+# Who changed it.
+API, PREFERENCE_PAGE, ONE_CLICK, CONFIRMATION = "api", "preference_page", "one_click", "confirmation"
+BOUNCE, COMPLAINT, IMPORT, CLI, SYSTEM = "bounce", "complaint", "import", "cli", "system"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +64,7 @@ def record(
     *,
     audience_id: str | None = None,
     topic_id: str | None = None,
+    detail: str | None = None,
 ) -> None:
     source = SOURCE.get() or Source(SYSTEM)
     conn.execute(
@@ -85,16 +78,30 @@ def record(
             topic_id=topic_id,
             source=source.kind,
             source_id=source.ref,
+            detail=detail[:255] if detail else None,
         )
     )
 
 
-def record_many(conn: Connection, team_id: str, changes: Iterable[tuple[str, str, str | None]]) -> None:
+def record_many(
+    conn: Connection, team_id: str, changes: Iterable[tuple[str, str, str | None]], detail: str | None = None
+) -> None:
     """``record`` each ``(contact_id, change, audience_id)``, in one statement (imports)."""
     source = SOURCE.get() or Source(SYSTEM)
     stamp = now()
     rows = [
-        (new_id("consent"), team_id, contact_id, stamp, change, audience_id, None, source.kind, source.ref)
+        (
+            new_id("consent"),
+            team_id,
+            contact_id,
+            stamp,
+            change,
+            audience_id,
+            None,
+            source.kind,
+            source.ref,
+            detail,
+        )
         for contact_id, change, audience_id in changes
     ]
     bulk.load(conn, consent_events, rows)
@@ -124,4 +131,5 @@ def as_dict(row: Record) -> dict[str, Any]:
         "topicId": row.topic_id,
         "source": row.source,
         "sourceId": row.source_id,
+        "detail": row.detail,
     }

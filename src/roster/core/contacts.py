@@ -400,12 +400,13 @@ def identify(conn: Connection, team_id: str, fields: Mapping[str, Any]) -> tuple
 def delete_contact(conn: Connection, team_id: str, identifier: str) -> None:
     contact = find(conn, team_id, identifier)
     held = conn.execute(
-        select(membership_rows.c.audience_id, membership_rows.c.subscribed).where(
-            membership_rows.c.contact_id == contact.id
-        )
+        select(
+            membership_rows.c.audience_id, membership_rows.c.subscribed, membership_rows.c.pending_since
+        ).where(membership_rows.c.contact_id == contact.id)
     ).all()
-    for audience_id, subscribed in held:
-        counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(subscribed))
+    for audience_id, subscribed, pending_since in held:
+        pending = int(pending_since is not None)
+        counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(subscribed), pending=-pending)
     conn.execute(delete(contacts).where(contacts.c.team_id == team_id, contacts.c.id == contact.id))
     counts.adjust_team(conn, team_id, -1)
 

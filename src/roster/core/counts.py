@@ -26,6 +26,7 @@ _TOTALS = Prepared(
     select(
         func.coalesce(func.sum(audience_counts.c.members), 0).label("members"),
         func.coalesce(func.sum(audience_counts.c.subscribed), 0).label("subscribed"),
+        func.coalesce(func.sum(audience_counts.c.pending), 0).label("pending"),
     ).where(audience_counts.c.audience_id == bindparam("audience_id"))
 )
 
@@ -39,6 +40,7 @@ def _add(dialect_name: str) -> Prepared:
             set_={
                 "members": audience_counts.c.members + insert.excluded.members,
                 "subscribed": audience_counts.c.subscribed + insert.excluded.subscribed,
+                "pending": audience_counts.c.pending + insert.excluded.pending,
             },
         ).returning(audience_counts.c.slot)
     )
@@ -77,9 +79,15 @@ def team_contacts(conn: Connection, team_id: str) -> int:
 
 
 def adjust(
-    conn: Connection, team_id: str, audience_id: str, *, members: int = 0, subscribed: int = 0
+    conn: Connection,
+    team_id: str,
+    audience_id: str,
+    *,
+    members: int = 0,
+    subscribed: int = 0,
+    pending: int = 0,
 ) -> None:
-    if members == 0 and subscribed == 0:
+    if members == 0 and subscribed == 0 and pending == 0:
         return
     values = {
         "audience_id": audience_id,
@@ -87,14 +95,20 @@ def adjust(
         "team_id": team_id,
         "members": members,
         "subscribed": subscribed,
+        "pending": pending,
     }
     _add(conn.dialect.name).one(conn, values)
 
 
 def totals(conn: Connection, audience_id: str) -> tuple[int, int]:
     """``(members, subscribed members)`` of the audience."""
-    members, subscribed = _TOTALS.one(conn, {"audience_id": audience_id})
+    members, subscribed, _pending = _TOTALS.one(conn, {"audience_id": audience_id})
     return int(members), int(subscribed)
+
+
+def pending(conn: Connection, audience_id: str) -> int:
+    """Members of a double opt-in audience who have not confirmed yet."""
+    return int(_TOTALS.one(conn, {"audience_id": audience_id}).pending)
 
 
 def members_column() -> Any:
@@ -104,4 +118,15 @@ def members_column() -> Any:
         .where(audience_counts.c.audience_id == audiences.c.id)
         .scalar_subquery()
         .label("contact_count")
+    )
+
+
+def pending_column() -> Any:
+    """``pending_count`` (members of a double opt-in audience yet to confirm) as a column of a
+    query over ``audiences``."""
+    return (
+        select(func.coalesce(func.sum(audience_counts.c.pending), 0))
+        .where(audience_counts.c.audience_id == audiences.c.id)
+        .scalar_subquery()
+        .label("pending_count")
     )

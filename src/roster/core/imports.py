@@ -32,10 +32,12 @@ from sqlalchemy import (
     Connection,
     and_,
     case,
+    false,
     func,
     insert,
     literal,
     not_,
+    null,
     or_,
     select,
     true,
@@ -117,6 +119,10 @@ class Options:
     tags: tuple[str, ...] = ()
     create_fields: bool = False
     columns: Mapping[str, str] = field(default_factory=dict)  # a column's name → what it feeds
+    # Into a double opt-in list: ``send`` (each new member pending, mailed a confirmation)
+    # or ``confirmed`` (subscribed, the consent history saying ``confirmed_reason``).
+    double_opt_in: str | None = None
+    confirmed_reason: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -124,14 +130,31 @@ class Options:
             "tags": list(self.tags),
             "create_fields": self.create_fields,
             "columns": dict(self.columns),
+            "double_opt_in": self.double_opt_in,
+            "confirmed_reason": self.confirmed_reason,
         }
+
+
+DOUBLE_OPT_IN = ("send", "confirmed")
 
 
 def check_options(conn: Connection, team_id: str, options: Options) -> None:
     if options.on_conflict not in ON_CONFLICT:
         raise Invalid("on_conflict", "must be `update` or `skip`")
+    if options.double_opt_in not in (None, *DOUBLE_OPT_IN):
+        raise Invalid("double_opt_in", "must be `send` or `confirmed`")
+    if options.double_opt_in == "confirmed" and not (options.confirmed_reason or "").strip():
+        raise Invalid(
+            "confirmed_reason", "is required with double_opt_in=confirmed: how these people confirmed"
+        )
     if options.audience_id is not None:
-        get_owned(conn, audiences, "audience", team_id, options.audience_id)
+        audience = get_owned(conn, audiences, "audience", team_id, options.audience_id)
+        if audience.list_type == 1 and options.double_opt_in is None:
+            raise Invalid(
+                "double_opt_in",
+                "the list is double opt-in: choose `send` (each person is mailed a confirmation) or "
+                "`confirmed` with a `confirmed_reason`",
+            )
     for name in options.tags:
         clean_name(name, "tags")
     for column, target in options.columns.items():
@@ -180,6 +203,8 @@ def job_options(job: Record) -> Options:
         tags=tuple(saved["tags"]),
         create_fields=saved["create_fields"],
         columns=saved["columns"],
+        double_opt_in=saved.get("double_opt_in"),
+        confirmed_reason=saved.get("confirmed_reason"),
     )
 
 
@@ -690,7 +715,9 @@ def _unsubscribe_existing(conn: Connection, team_id: str, stamp: datetime) -> No
 _VALUE_COLUMNS = ("text", "number", "day", "flag", "folded")
 
 
-def _merge_relations(conn: Connection, team_id: str, stamp: datetime, outcomes: Counter[int]) -> None:
+def _merge_relations(
+    conn: Connection, team_id: str, stamp: datetime, outcomes: Counter[int], options: Options
+) -> None:
     """Values, tags and memberships of the batch's created and updated contacts. A contact
     this batch made has no values or tags yet: its rows go in by plain inserts, which skip
     the conflict check an upsert makes per row."""
@@ -734,34 +761,85 @@ def _merge_relations(conn: Connection, team_id: str, stamp: datetime, outcomes: 
         )
     applied = s.c.outcome != SKIPPED
     m = stage_memberships
+    # New members of double opt-in lists: pending (and mailed a confirmation) unless the
+    # import says they confirmed already.
+    doubles = select(audiences.c.id).where(
+        audiences.c.team_id == team_id,
+        audiences.c.list_type == 1,
+        audiences.c.id.in_(select(m.c.audience_id)),
+    )
+    double_lists = set(conn.execute(doubles).scalars())
+    wanted = and_(m.c.subscribed, not_(contacts.c.unsubscribed))
+    waits = (
+        and_(wanted, m.c.audience_id.in_(sorted(double_lists)))
+        if options.double_opt_in != "confirmed"
+        else false()
+    )
+    at = literal(stamp, membership_rows.c.created_at.type)
     joined = conn.execute(
         insert_for(conn.dialect.name, membership_rows)
         .from_select(
-            ["audience_id", "contact_id", "team_id", "subscribed", "created_at", "updated_at"],
+            [
+                "audience_id",
+                "contact_id",
+                "team_id",
+                "subscribed",
+                "created_at",
+                "updated_at",
+                "pending_since",
+                "confirm_due_at",
+            ],
             select(
                 m.c.audience_id,
                 s.c.contact_id,
                 literal(team_id),
-                and_(m.c.subscribed, not_(contacts.c.unsubscribed)),
-                literal(stamp, membership_rows.c.created_at.type),
-                literal(stamp, membership_rows.c.updated_at.type),
+                and_(wanted, not_(waits)),
+                at,
+                at,
+                case((waits, at), else_=null()),
+                case((waits, at), else_=null()),
             )
             .join_from(m, s, s.c.email_normalized == m.c.email_normalized)
             .join(contacts, contacts.c.id == s.c.contact_id)
             .where(applied),
         )
         .on_conflict_do_nothing(index_elements=[membership_rows.c.audience_id, membership_rows.c.contact_id])
-        .returning(membership_rows.c.audience_id, membership_rows.c.contact_id, membership_rows.c.subscribed)
+        .returning(
+            membership_rows.c.audience_id,
+            membership_rows.c.contact_id,
+            membership_rows.c.subscribed,
+            membership_rows.c.pending_since,
+        )
     ).all()
-    joins = (
-        (row.contact_id, consent.SUBSCRIBED if row.subscribed else consent.UNSUBSCRIBED, row.audience_id)
-        for row in joined
-    )
-    consent.record_many(conn, team_id, joins)
     members = Counter(row.audience_id for row in joined)
     subscribed = Counter(row.audience_id for row in joined if row.subscribed)
+    pending = Counter(row.audience_id for row in joined if row.pending_since is not None)
     for audience_id, count in members.items():
-        counts.adjust(conn, team_id, audience_id, members=count, subscribed=subscribed[audience_id])
+        counts.adjust(
+            conn,
+            team_id,
+            audience_id,
+            members=count,
+            subscribed=subscribed[audience_id],
+            pending=pending[audience_id],
+        )
+
+    def change(row: Any) -> str:
+        if row.pending_since is not None:
+            return consent.PENDING
+        if row.subscribed and row.audience_id in double_lists:
+            return consent.CONFIRMED
+        return consent.SUBSCRIBED if row.subscribed else consent.UNSUBSCRIBED
+
+    confirmed = [row for row in joined if change(row) == consent.CONFIRMED]
+    others = [row for row in joined if change(row) != consent.CONFIRMED]
+    consent.record_many(conn, team_id, ((row.contact_id, change(row), row.audience_id) for row in others))
+    consent.record_many(
+        conn,
+        team_id,
+        ((row.contact_id, consent.CONFIRMED, row.audience_id) for row in confirmed),
+        detail=options.confirmed_reason,
+    )
 
 
 def _outcomes(conn: Connection) -> Counter[int]:
@@ -957,7 +1035,7 @@ class Importer:
         _merge_contacts(conn, self.team_id, stamp, self.options, self.watermark)
         outcomes = _outcomes(conn)
         _unsubscribe_existing(conn, self.team_id, stamp)
-        _merge_relations(conn, self.team_id, stamp, outcomes)
+        _merge_relations(conn, self.team_id, stamp, outcomes, self.options)
         tally.created += outcomes[CREATED]
         tally.updated += outcomes[UPDATED]
         tally.skipped += outcomes[SKIPPED]

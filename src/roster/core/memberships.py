@@ -55,6 +55,7 @@ class Member(NamedTuple):
     created_at: datetime
     subscribed: bool
     audience_id: str
+    pending: bool  # waiting for the person to confirm (double opt-in)
 
 
 # The statements on the hot paths are built once, with bound parameters, and reused: on
@@ -73,6 +74,7 @@ _MEMBERS = (
         contacts.c.created_at,
         memberships.c.subscribed,
         memberships.c.audience_id,
+        memberships.c.pending_since.is_not(None).label("pending"),
     )
     .join_from(contacts, memberships, memberships.c.contact_id == contacts.c.id)
     .where(
@@ -83,7 +85,7 @@ _MEMBER = Prepared(
     _MEMBERS.where(contacts.c.team_id == bindparam("team_id"), contacts.c.id == bindparam("contact_id"))
 )
 _SUBSCRIBED = Prepared(
-    select(memberships.c.subscribed).where(
+    select(memberships.c.subscribed, memberships.c.pending_since).where(
         memberships.c.audience_id == bindparam("audience_id"),
         memberships.c.contact_id == bindparam("contact_id"),
     )
@@ -188,13 +190,22 @@ def resubscribe(conn: Connection, team_id: str, contact_id: str) -> None:
         consent.record(conn, team_id, contact_id, consent.SUBSCRIBED)
 
 
+class Joined(NamedTuple):
+    created: bool  # joined now
+    subscribed: bool
+    pending: bool
+
+
 def join_audience(
     conn: Connection, team_id: str, audience_id: str, contact: Record, subscribed: bool | None
-) -> tuple[bool, bool]:
-    """Make the contact a member of the audience; ``(joined now, subscribed)``.
+) -> Joined:
+    """Make the contact a member of the audience.
 
     A new membership is subscribed unless the contact unsubscribed from everything; an
-    existing one keeps its consent unless ``subscribed`` is given.
+    existing one keeps its consent unless ``subscribed`` is given. In a double opt-in
+    audience a new membership that would be subscribed is pending instead, until the person
+    confirms (``roster.core.confirmations``); joining again while pending asks for another
+    confirmation mail, which the worker sends at most once per interval.
     """
     stamp = now()
     initial = subscribed if subscribed is not None else not contact.unsubscribed
@@ -208,22 +219,78 @@ def join_audience(
     }
     created = _membership_insert(conn.dialect.name).first(conn, values) is not None
     if created:
-        counts.adjust(conn, team_id, audience_id, members=1, subscribed=int(initial))
-        change = consent.SUBSCRIBED if initial else consent.UNSUBSCRIBED
+        pending = stamp if initial and _double_opt_in(conn, audience_id) else None
+        if pending is not None:
+            conn.execute(
+                update(memberships)
+                .where(memberships.c.audience_id == audience_id, memberships.c.contact_id == contact.id)
+                .values(subscribed=False, pending_since=stamp, confirm_due_at=stamp)
+            )
+        joined = initial and pending is None
+        counts.adjust(
+            conn, team_id, audience_id, members=1, subscribed=int(joined), pending=int(pending is not None)
+        )
+        change = consent.PENDING if pending else consent.SUBSCRIBED if initial else consent.UNSUBSCRIBED
         consent.record(conn, team_id, contact.id, change, audience_id=audience_id)
-        if subscribed:
+        if subscribed and pending is None:
             resubscribe(conn, team_id, contact.id)
-        return True, initial
+        return Joined(True, joined, pending is not None)
     if subscribed is not None:
-        set_subscribed(conn, team_id, audience_id, contact.id, subscribed)
-        return False, subscribed
+        waiting = set_subscribed(conn, team_id, audience_id, contact.id, subscribed)
+        return Joined(False, subscribed and not waiting, waiting)
     current = _SUBSCRIBED.one(conn, {"audience_id": audience_id, "contact_id": contact.id})
-    return False, bool(current.subscribed)
+    if current.pending_since is not None:
+        _ask_again(conn, audience_id, contact.id)
+    return Joined(False, bool(current.subscribed), current.pending_since is not None)
+
+
+def _double_opt_in(conn: Connection, audience_id: str) -> bool:
+    return bool(
+        conn.execute(select(audiences.c.list_type).where(audiences.c.id == audience_id)).scalar() == 1
+    )
+
+
+def _ask_again(conn: Connection, audience_id: str, contact_id: str) -> bool:
+    """A pending member added or subscribed again is due another confirmation mail (sent at
+    most once an interval: the worker's rule); whether the membership is pending."""
+    return bool(
+        conn.execute(
+            update(memberships)
+            .where(
+                memberships.c.audience_id == audience_id,
+                memberships.c.contact_id == contact_id,
+                memberships.c.pending_since.is_not(None),
+            )
+            .values(confirm_due_at=func.coalesce(memberships.c.confirm_due_at, now()))
+        ).rowcount
+    )
+
+
+def clear_pending(conn: Connection, team_id: str, contact_id: str, audience_id: str | None = None) -> None:
+    """The contact's pending memberships (in ``audience_id``, or all) are pending no more:
+    subscribed or unsubscribed by other means, or about to go."""
+    where = [memberships.c.team_id == team_id, memberships.c.contact_id == contact_id]
+    if audience_id is not None:
+        where.append(memberships.c.audience_id == audience_id)
+    cleared = conn.execute(
+        update(memberships)
+        .where(*where, memberships.c.pending_since.is_not(None))
+        .values(pending_since=None, confirm_due_at=None)
+        .returning(memberships.c.audience_id)
+    ).scalars()
+    for audience in cleared.all():
+        counts.adjust(conn, team_id, audience, pending=-1)
 
 
 def set_subscribed(
     conn: Connection, team_id: str, audience_id: str, contact_id: str, subscribed: bool
-) -> None:
+) -> bool:
+    """Subscribe or unsubscribe the member; whether it is pending. Subscribing a pending
+    member only asks again for its confirmation: only the person can confirm. Unsubscribing
+    one ends its wait."""
+    if subscribed and _ask_again(conn, audience_id, contact_id):
+        return True
+    clear_pending(conn, team_id, contact_id, audience_id)
     changed = conn.execute(
         update(memberships)
         .where(
@@ -242,6 +309,7 @@ def set_subscribed(
             outbox.emit_contacts(conn, team_id, outbox.UNSUBSCRIBED, [contact_id], listId=audience_id)
     if subscribed:
         resubscribe(conn, team_id, contact_id)
+    return False
 
 
 def get_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> Record:
@@ -265,17 +333,18 @@ def upsert_member(
     require_audience(conn, team_id, audience_id)
     names = clean_names(fields)
     contact, _ = upsert_contact(conn, team_id, email, names)
-    created, subscribed = join_audience(conn, team_id, audience_id, contact, fields.get("subscribed"))
+    joined = join_audience(conn, team_id, audience_id, contact, fields.get("subscribed"))
     member = Member(
         contact.id,
         contact.email,
         contact.first_name,
         contact.last_name,
         contact.created_at,
-        subscribed,
+        joined.subscribed,
         audience_id,
+        joined.pending,
     )
-    return member, created
+    return member, joined.created
 
 
 def update_member(
@@ -313,6 +382,7 @@ def page_members(
 def remove_member(conn: Connection, team_id: str, audience_id: str, contact_id: str) -> None:
     """Take the contact out of the audience, and delete it if nothing else uses it."""
     member = get_member(conn, team_id, audience_id, contact_id)
+    clear_pending(conn, team_id, contact_id, audience_id)
     counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(member.subscribed))
     if delete_unused(conn, team_id, [contact_id], leaving=audience_id):
         return
@@ -325,6 +395,7 @@ def leave_audience(conn: Connection, team_id: str, audience_id: str, contact_id:
     current = _SUBSCRIBED.first(conn, {"audience_id": audience_id, "contact_id": contact_id})
     if current is None:
         return
+    clear_pending(conn, team_id, contact_id, audience_id)
     counts.adjust(conn, team_id, audience_id, members=-1, subscribed=-int(current.subscribed))
     _forget(conn, audience_id, contact_id)
     consent.record(conn, team_id, contact_id, consent.LEFT, audience_id=audience_id)
@@ -347,6 +418,7 @@ def _forget(conn: Connection, audience_id: str, contact_id: str) -> None:
 
 def unsubscribe_everywhere(conn: Connection, team_id: str, contact_id: str) -> None:
     """The contact leaves every audience of the team and is flagged unsubscribed team-wide."""
+    clear_pending(conn, team_id, contact_id)
     stamp = now()
     left = conn.execute(
         update(memberships)

@@ -147,7 +147,11 @@ audiences = Table(
     Column("domain_id", ObjectId, ForeignKey("domains.id", ondelete="RESTRICT")),
     Column("name", String(255), nullable=False),
     Column("description", Text),
-    Column("list_type", SmallInteger, nullable=False, server_default="0"),
+    Column("list_type", SmallInteger, nullable=False, server_default="0"),  # 1: double opt-in
+    # Double opt-in: the confirmation mail's subject, HTML and sender (defaults when unset).
+    Column("confirm_subject", String(255)),
+    Column("confirm_html", Text),
+    Column("confirm_sender_id", ObjectId),
     _created(),
     _updated(),
     Index(None, "team_id", "domain_id"),
@@ -205,9 +209,16 @@ memberships = Table(
     Column("subscribed", Boolean, nullable=False),
     _created(),
     _updated(),
+    # Double opt-in (``roster.core.confirmations``): pending since, its confirmation mail due
+    # (NULL: none to send) and last sent.
+    Column("pending_since", UTCDateTime),
+    Column("confirm_due_at", UTCDateTime),
+    Column("confirm_sent_at", UTCDateTime),
     PrimaryKeyConstraint("audience_id", "contact_id"),
     _of_contact(),
     Index(None, "contact_id"),
+    Index(None, "confirm_due_at"),
+    Index(None, "pending_since"),
     sqlite_with_rowid=False,
 )
 
@@ -299,6 +310,7 @@ consent_events = Table(
     Column("topic_id", ObjectId),
     Column("source", String(16), nullable=False),
     Column("source_id", String(64)),
+    Column("detail", String(255)),
     _of_contact(),
     Index(None, "team_id", "contact_id", "at"),
 )
@@ -338,6 +350,7 @@ audience_counts = Table(
     _team(),
     Column("members", Integer, nullable=False),
     Column("subscribed", Integer, nullable=False),
+    Column("pending", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("audience_id", "slot"),
     sqlite_with_rowid=False,
 )

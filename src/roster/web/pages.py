@@ -42,6 +42,11 @@ def _html(body: str, status: int = 200) -> Response[str]:
     return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers=_HEADERS)
 
 
+def html_page(template: str, status: int = 200, **values: Any) -> Response[str]:
+    """A public page from ``templates/``, with the headers every public page sends."""
+    return _html(_templates.get_template(template).render(**values), status=status)
+
+
 def not_found_html() -> str:
     return _templates.get_template("not_found.html").render()
 

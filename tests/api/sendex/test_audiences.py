@@ -13,7 +13,15 @@ def test_create_get_list_and_delete_an_audience(tenant: Tenant) -> None:
     assert body["domain"] == "example.com"
     assert body["contact_count"] == 0
     assert body["created_at"].endswith("Z")
-    assert set(body) == {"id", "name", "domain", "contact_count", "created_at"}
+    assert set(body) == {
+        "id",
+        "name",
+        "domain",
+        "contact_count",
+        "created_at",
+        "double_opt_in",
+        "pending_count",
+    }
 
     assert tenant.get(f"/api/v1/audiences/{body['id']}").json() == body
     listed = tenant.get("/api/v1/audiences", params={"domain": "example.com"}).json()

@@ -7,7 +7,17 @@ import pytest
 
 from tests.conftest import Tenant
 
-CONTACT_FIELDS = {"id", "email", "first_name", "last_name", "subscribed", "created_at", "unsubscribe_url"}
+# The vendor's fields, and ``pending`` (extension: double opt-in).
+CONTACT_FIELDS = {
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "subscribed",
+    "created_at",
+    "unsubscribe_url",
+    "pending",
+}
 
 
 def contacts_path(audience_id: str) -> str:

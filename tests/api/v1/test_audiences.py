@@ -8,7 +8,10 @@ import pytest
 
 from tests.conftest import Tenant
 
-AUDIENCE_FIELDS = {"id", "name", "description", "organizationId", "contactCount", "createdAt", "updatedAt"}
+AUDIENCE_FIELDS = {  # the vendor's fields, and two extensions for double opt-in
+    "id", "name", "description", "organizationId", "contactCount", "createdAt", "updatedAt",
+    "doubleOptIn", "pendingCount",
+}  # fmt: skip
 
 
 def make_contacts(tenant: Tenant, count: int, prefix: str = "v") -> list[dict[str, Any]]:

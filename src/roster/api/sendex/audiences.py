@@ -21,7 +21,9 @@ class AudienceController(Controller):
 
     @post("/", summary="Create an audience", **body(schemas.AudienceCreate))
     async def create_audience(self, ctx: Ctx, data: JSONBody[schemas.AudienceCreate]) -> schemas.Audience:
-        row = await ctx.db.write(audiences.create_audience, ctx.team_id, data.name, data.domain)
+        row = await ctx.db.write(
+            audiences.create_audience, ctx.team_id, data.name, data.domain, data.double_opt_in
+        )
         return render.audience(row)
 
     @get("/{audience_id:str}", summary="Retrieve an audience")

@@ -86,7 +86,7 @@ class ContactController(Controller):
             data=[
                 schemas.ConsentChange(
                     id=row.id, at=iso(row.at), change=row.change, audience_id=row.audience_id,
-                    topic_id=row.topic_id, source=row.source, source_id=row.source_id,
+                    topic_id=row.topic_id, source=row.source, source_id=row.source_id, detail=row.detail,
                 )
                 for row in rows
             ]

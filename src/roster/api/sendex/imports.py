@@ -76,6 +76,8 @@ class ImportController(Controller):
         on_conflict: FromQuery[str] = "update",
         tags: FromQuery[list[str] | None] = None,
         create_fields: FromQuery[bool] = False,
+        double_opt_in: FromQuery[str | None] = None,
+        confirmed_reason: FromQuery[str | None] = None,
         file_format: Annotated[
             str | None, QueryParameter(name="format", description="csv or ndjson (default: by Content-Type)")
         ] = None,
@@ -85,6 +87,8 @@ class ImportController(Controller):
             audience_id=audience_id,
             tags=tuple(tags or ()),
             create_fields=create_fields,
+            double_opt_in=double_opt_in,
+            confirmed_reason=confirmed_reason,
         )
         fmt = _format(request, file_format)
         source = request.headers.get("x-filename", f"upload.{fmt}")

@@ -19,6 +19,8 @@ def audience(row: Record) -> schemas.Audience:
         domain=row.domain,
         contact_count=row.contact_count,
         created_at=iso(row.created_at),
+        double_opt_in=row.list_type == 1,
+        pending_count=row.pending_count,
     )
 
 
@@ -31,6 +33,7 @@ def contact(row: Record, links: PreferenceLinks) -> schemas.Contact:
         subscribed=row.subscribed,
         created_at=iso(row.created_at),
         unsubscribe_url=links.url(row.audience_id, row.id),
+        pending=row.pending,
     )
 
 

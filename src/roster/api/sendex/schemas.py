@@ -14,6 +14,7 @@ class Request(Struct, forbid_unknown_fields=True):
 class AudienceCreate(Request):
     name: str
     domain: str
+    double_opt_in: bool = False  # extension: new members confirm by mail (docs/consent.md)
 
 
 class Audience(Struct):
@@ -22,6 +23,8 @@ class Audience(Struct):
     domain: str | None  # None for a list made through another dialect
     contact_count: int
     created_at: str
+    double_opt_in: bool  # extension
+    pending_count: int  # extension: members yet to confirm
 
 
 class AudienceList(Struct):
@@ -54,6 +57,7 @@ class Contact(Struct):
     subscribed: bool
     created_at: str
     unsubscribe_url: str
+    pending: bool  # extension: in a double opt-in audience, waiting for the person to confirm
 
 
 class ContactList(Struct):
@@ -110,6 +114,7 @@ class ConsentChange(Struct):
     topic_id: str | None
     source: str
     source_id: str | None
+    detail: str | None
 
 
 class ConsentList(Struct):

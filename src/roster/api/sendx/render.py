@@ -25,6 +25,7 @@ def list_(row: Record) -> schemas.ListOut:
         type=row.list_type,
         created=time(row.created_at),
         updated=time(row.updated_at),
+        pending_count=row.pending_count,
     )
 
 
@@ -152,6 +153,7 @@ def consent(row: Record) -> schemas.ConsentOut:
         topic_id=row.topic_id,
         source=row.source,
         source_id=row.source_id,
+        detail=row.detail,
     )
 
 

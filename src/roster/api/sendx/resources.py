@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
 
 from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
-from roster.core import audiences, custom_fields, tags
+from roster.core import audiences, confirmations, custom_fields, tags
 
 # SendX field names that the core knows by another name.
 LIST_TYPE = {"type": "list_type"}
@@ -45,6 +47,30 @@ class ListController(Controller):
     async def delete_list(self, ctx: Ctx, identifier: PathId) -> schemas.Deleted:
         await ctx.db.write(audiences.delete_audience, ctx.team_id, identifier)
         return render.deleted("List")
+
+    @get("/{identifier:str}/confirmation", summary="A double opt-in list's confirmation mail (extension)")
+    async def get_confirmation(self, ctx: Ctx, identifier: PathId) -> schemas.ConfirmationOut:
+        return _confirmation(await ctx.db.read(confirmations.get_template, ctx.team_id, identifier))
+
+    @put(
+        "/{identifier:str}/confirmation",
+        summary="Set the confirmation mail; null fields go back to the default (extension)",
+        **body(schemas.ConfirmationIn),
+    )
+    async def set_confirmation(
+        self, ctx: Ctx, identifier: PathId, data: JSONBody[schemas.ConfirmationIn]
+    ) -> schemas.ConfirmationOut:
+        fields = sent(data, {"html_code": "html"})
+        return _confirmation(await ctx.db.write(confirmations.set_template, ctx.team_id, identifier, fields))
+
+
+def _confirmation(template: dict[str, Any]) -> schemas.ConfirmationOut:
+    return schemas.ConfirmationOut(
+        subject=template["subject"],
+        html_code=template["html"],
+        sender=template["sender"],
+        custom=template["custom"],
+    )
 
 
 class TagController(Controller):

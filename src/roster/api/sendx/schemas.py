@@ -14,12 +14,26 @@ class ListIn(Request):
     type: int | UnsetType = UNSET
 
 
-class ListOut(Struct):
+class ListOut(Struct, rename="camel"):
     id: str
     name: str
     type: int
     created: str
     updated: str
+    pending_count: int  # extension: members of a double opt-in list yet to confirm
+
+
+class ConfirmationIn(Request, rename="camel"):
+    subject: str | UnsetType | None = UNSET
+    html_code: str | UnsetType | None = UNSET
+    sender: str | UnsetType | None = UNSET
+
+
+class ConfirmationOut(Struct, rename="camel"):
+    subject: str
+    html_code: str
+    sender: str | None
+    custom: bool
 
 
 class TagIn(Request):
@@ -267,6 +281,7 @@ class ConsentOut(Struct, rename="camel"):
     topic_id: str | None
     source: str
     source_id: str | None
+    detail: str | None
 
 
 class ErasureIn(Request):

@@ -18,6 +18,8 @@ def audience(row: Record) -> schemas.Audience:
         contact_count=row.contact_count,
         created_at=iso(row.created_at),
         updated_at=iso(row.updated_at),
+        double_opt_in=row.list_type == 1,
+        pending_count=row.pending_count,
     )
 
 

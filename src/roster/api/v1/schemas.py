@@ -12,11 +12,13 @@ class Request(Struct, forbid_unknown_fields=True, rename="camel"):
 class AudienceCreate(Request):
     name: str
     description: str | UnsetType | None = UNSET
+    double_opt_in: bool | UnsetType = UNSET  # extension: new members confirm by mail
 
 
 class AudienceUpdate(Request):
     name: str | UnsetType = UNSET
     description: str | UnsetType | None = UNSET
+    double_opt_in: bool | UnsetType = UNSET
 
 
 class Audience(Struct, rename="camel"):
@@ -27,6 +29,8 @@ class Audience(Struct, rename="camel"):
     contact_count: int
     created_at: str
     updated_at: str
+    double_opt_in: bool  # extension
+    pending_count: int  # extension: members yet to confirm
 
 
 class AudiencePage(Struct, rename="camel"):

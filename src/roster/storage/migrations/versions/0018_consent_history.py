@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("topic_id", OBJECT_ID, nullable=True),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("source_id", sa.String(length=64), nullable=True),
+        sa.Column("detail", sa.String(length=255), nullable=True),
         sa.ForeignKeyConstraint(
             ["team_id", "contact_id"],
             ["contacts.team_id", "contacts.id"],
