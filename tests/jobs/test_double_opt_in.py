@@ -54,7 +54,8 @@ def confirmations_to(sink: Sink, email: str) -> list[Received]:
     return [
         item
         for item in sink.received
-        if item.recipient == email and str(item.message["X-Roster-Recipient"]).strip().startswith("list_")
+        if item.recipient.lower() == email
+        and str(item.message["X-Roster-Recipient"]).strip().startswith("list_")
     ]
 
 
@@ -87,6 +88,7 @@ def test_a_new_member_confirms_by_mail_and_only_then_is_subscribed(
     )
     assert tenant.sendx("GET", f"/list/{audience}").json()["pendingCount"] == 1
     assert tenant.v1("GET", f"/audiences/{audience}").json()["pendingCount"] == 1
+    assert tenant.sendx("GET", f"/contact/{ann['id']}").json()["pendingLists"] == [audience]
 
     campaign = send_now(tenant, includedLists=[audience, plain])["id"]
     now = Clock()
@@ -114,6 +116,7 @@ def test_a_new_member_confirms_by_mail_and_only_then_is_subscribed(
         False,
     )
     assert tenant.sendx("GET", f"/list/{audience}").json()["pendingCount"] == 0
+    assert tenant.sendx("GET", f"/contact/{ann['id']}").json()["pendingLists"] == []
     again = tenant.client.post(url, data={"action": "confirm"})
     assert "used already" in again.text
     history = tenant.sendx("GET", "/contact/ann@example.net/consent").json()
@@ -267,3 +270,52 @@ def test_an_import_into_a_double_opt_in_list_says_how_its_people_confirm(tenant:
         tenant.get(f"/api/v1/audiences/{audience}/contacts/{gil}/consent").json()["data"][0]["detail"]
         == reason
     )
+
+
+def test_the_public_form_signs_people_up_pending_and_resists_abuse(
+    tenant: Tenant, db: Database, links: PreferenceLinks, confirm_links: ConfirmLinks, sink: Sink
+) -> None:
+    closed = made(tenant, "/list", {"name": "Stängd"})["id"]
+    assert tenant.client.get(f"/subscribe/{closed}").status_code == 404
+    assert tenant.sendx("GET", f"/list/{closed}/form").status_code == 409
+    audience = made(tenant, "/list", {"name": "Öppen <klubb>", "publicForm": True})["id"]  # single opt-in
+    made(tenant, "/sender", {"name": "Klubben", "email": "club@example.com"})
+    form = tenant.sendx("GET", f"/list/{audience}/form").json()
+    assert form["url"] == f"http://roster.test/subscribe/{audience}"
+    assert f'action="http://roster.test/subscribe/{audience}"' in form["html"]
+    assert "Öppen &lt;klubb&gt;" in form["html"]
+    page = tenant.client.get(f"/subscribe/{audience}")
+    assert page.status_code == 200
+    assert 'name="website"' in page.text
+
+    answer = tenant.client.post(
+        f"/subscribe/{audience}", data={"email": "Hal@Example.net", "first_name": "Hal"}
+    )
+    assert answer.status_code == 200
+    assert "sent you an email" in answer.text
+    hal = tenant.sendx("GET", "/contact/hal@example.net").json()
+    assert (
+        member(tenant, audience, hal["id"])["subscribed"],
+        member(tenant, audience, hal["id"])["pending"],
+    ) == (
+        False,
+        True,
+    )  # always double opt-in, even on a single opt-in list
+    history = tenant.sendx("GET", "/contact/hal@example.net/consent").json()
+    assert [(entry["change"], entry["source"]) for entry in history] == [("pending", "signup_form")]
+
+    bot = tenant.client.post(
+        f"/subscribe/{audience}", data={"email": "bot@example.net", "website": "http://spam"}
+    )
+    assert "sent you an email" in bot.text
+    assert tenant.sendx("GET", "/contact/bot@example.net").status_code == 404
+    assert tenant.client.post(f"/subscribe/{audience}", data={"email": "not an address"}).status_code == 400
+
+    statuses = [
+        tenant.client.post(f"/subscribe/{audience}", data={"email": "hal@example.net"}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]  # three an hour for one address
+
+    dispatcher(db, links, sink.url, confirm_links=confirm_links, now=Clock())()
+    assert len(confirmations_to(sink, "hal@example.net")) == 1  # one mail however often the form is sent

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import anyio
 import pytest
+from limits import parse
 
-from roster.mail.transport import MailFolder, SmtpTransport, mailer_from, parse_smtp_url
+from roster.mail.transport import MailFolder, SmtpTransport, Throttle, mailer_from, parse_smtp_url
 
 
 def test_the_forms_of_an_smtp_url() -> None:
@@ -71,3 +73,22 @@ def test_a_window_cap_leaves_no_room_once_it_is_used_up() -> None:
 
     # The worker claims no more than the room the throttle leaves: none until the hour is over.
     assert anyio.run(use_it_up) == (3, 0, 7)
+
+
+def test_a_window_cap_in_redis_is_shared_by_every_worker() -> None:
+    """Two workers' throttles for one relay count in the same Redis window."""
+    key = f"relay-test-{uuid.uuid4().hex}"
+    cap = [parse("3/hour")]
+
+    async def take() -> tuple[int, int]:
+        first = Throttle(cap, key, "redis://127.0.0.1:6379/15")
+        second = Throttle(cap, key, "redis://127.0.0.1:6379/15")
+        try:
+            await first.wait()
+            await first.wait()
+            return await first.available(), await second.available()
+        finally:
+            await first.close()
+            await second.close()
+
+    assert anyio.run(take) == (1, 1)

@@ -29,9 +29,10 @@ from roster.dispatch import Dispatcher
 from roster.mail.sns import Sns
 from roster.mailbox import poller
 from roster.storage.db import Database
-from roster.web import confirm, pages
+from roster.web import confirm, pages, signup
 from roster.web import inbound as inbound_routes
 from roster.web import tracking as tracking_routes
+from roster.web.signup import SignupLimits
 from roster.web.tracking import HitRecorder
 
 
@@ -91,9 +92,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     hits = HitRecorder(db)
     tracking = Tracking(settings.base_url, secret)
     sns = Sns(settings.sns_topics)
+    signup_limits = SignupLimits(settings.redis_url)
     services = Services(
         settings, db, links, rate_limit, mailer, tracking, hits, sns,
-        dispatcher.confirm_links, timedelta(days=settings.confirm_days),
+        dispatcher.confirm_links, timedelta(days=settings.confirm_days), signup_limits,
     )  # fmt: skip
     state = {"services": services}
     tasks = [hits.run]
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             tracking_routes.router,
             inbound_routes.router,
             confirm.router,
+            signup.router,
         ],
         state=State(state),
         exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors, v1.errors])},
@@ -129,7 +132,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         ),
         lifespan=[running(*tasks)],
         on_startup=[_limit_threads],
-        on_shutdown=[mailer.close, db.dispose, rate_limit.close],
+        on_shutdown=[mailer.close, db.dispose, rate_limit.close, signup_limits.close],
         debug=False,
     )
 

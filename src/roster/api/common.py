@@ -29,6 +29,7 @@ from roster.mail.transport import Mailer
 from roster.storage.db import Database
 
 if TYPE_CHECKING:
+    from roster.web.signup import SignupLimits
     from roster.web.tracking import HitRecorder
 
 
@@ -46,6 +47,7 @@ class Services:
     sns: Sns
     confirm_links: ConfirmLinks
     confirm_expiry: timedelta
+    signup_limits: SignupLimits
 
 
 @dataclass(frozen=True, slots=True)

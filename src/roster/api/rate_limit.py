@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import time
 
-import redis.asyncio
 from limits import RateLimitItem, parse
 from limits.aio.strategies import FixedWindowRateLimiter
-from limits.storage import storage_from_string
 from litestar.exceptions import TooManyRequestsException
+
+from roster.counting import CountStore
 
 DEFAULT = "6000/minute"
 
@@ -23,20 +23,11 @@ class RateLimit:
     def __init__(self, spec: str | None, redis_url: str | None) -> None:
         spec = (spec or DEFAULT).strip()
         self.item: RateLimitItem | None = None if spec.lower() == "off" else parse(spec)
-        self.pool = redis.asyncio.ConnectionPool.from_url(redis_url) if redis_url else None
-        if self.pool is not None:
-            storage = storage_from_string(
-                f"async+{redis_url}",
-                implementation="redispy",
-                connection_pool=self.pool,  # type: ignore[arg-type]  # accepted by the redispy bridge
-            )
-        else:
-            storage = storage_from_string("async+memory://")
-        self.limiter = FixedWindowRateLimiter(storage)
+        self.counts = CountStore(redis_url)
+        self.limiter = FixedWindowRateLimiter(self.counts.storage)
 
     async def close(self) -> None:
-        if self.pool is not None:
-            await self.pool.disconnect()
+        await self.counts.close()
 
     async def hit(self, key_id: str) -> None:
         """Count one request of the key; ``TooManyRequestsException`` (429) past the limit."""

@@ -86,6 +86,10 @@ def _clean_list(fields: Mapping[str, Any]) -> dict[str, Any]:
         if fields["list_type"] not in LIST_TYPES:
             raise Invalid("type", "must be 0 (single opt-in) or 1 (double opt-in)")
         cleaned["list_type"] = fields["list_type"]
+    if "public_form" in fields:
+        if not isinstance(fields["public_form"], bool):
+            raise Invalid("publicForm", "must be true or false")
+        cleaned["public_form"] = fields["public_form"]
     if "double_opt_in" in fields:  # the Sendex and v1 extension's name for list type 1
         if not isinstance(fields["double_opt_in"], bool):
             raise Invalid("double_opt_in", "must be true or false")

@@ -35,6 +35,7 @@ TOPIC_IN, TOPIC_OUT = "topic_in", "topic_out"
 # Who changed it.
 API, PREFERENCE_PAGE, ONE_CLICK, CONFIRMATION = "api", "preference_page", "one_click", "confirmation"
 BOUNCE, COMPLAINT, IMPORT, CLI, SYSTEM = "bounce", "complaint", "import", "cli", "system"
+SIGNUP_FORM = "signup_form"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, literal, null, select, union_all, update
+from sqlalchemy import Connection, bindparam, case, delete, func, literal, null, select, union_all, update
 
 from roster.core import counts, memberships, outbox, search, tags, values
 from roster.core.clock import now
@@ -49,6 +49,7 @@ class Profile:
 
     contact: Record
     lists: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # lists whose confirmation it has not given yet
     tags: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
 
@@ -111,7 +112,9 @@ def _relations(dialect_name: str) -> Prepared:
             membership_rows.c.contact_id.label("contact_id"),
             literal("list").label("kind"),
             membership_rows.c.audience_id.label("key"),
-            null().label("text"),
+            case((membership_rows.c.pending_since.is_not(None), literal("pending")), else_=null()).label(
+                "text"
+            ),
         ).where(in_id_list(membership_rows.c.contact_id, dialect_name)),
         select(contact_tags.c.contact_id, literal("tag"), contact_tags.c.tag_id, null()).where(
             in_id_list(contact_tags.c.contact_id, dialect_name)
@@ -141,6 +144,8 @@ def _related(conn: Connection, rows: Sequence[Record]) -> list[Profile]:
         profile = found[relation.contact_id]
         if relation.kind == "list":
             profile.lists.append(relation.key)
+            if relation.text == "pending":
+                profile.pending.append(relation.key)
         elif relation.kind == "tag":
             profile.tags.append(relation.key)
         else:

@@ -197,7 +197,13 @@ class Joined(NamedTuple):
 
 
 def join_audience(
-    conn: Connection, team_id: str, audience_id: str, contact: Record, subscribed: bool | None
+    conn: Connection,
+    team_id: str,
+    audience_id: str,
+    contact: Record,
+    subscribed: bool | None,
+    *,
+    double: bool = False,
 ) -> Joined:
     """Make the contact a member of the audience.
 
@@ -205,10 +211,11 @@ def join_audience(
     existing one keeps its consent unless ``subscribed`` is given. In a double opt-in
     audience a new membership that would be subscribed is pending instead, until the person
     confirms (``roster.core.confirmations``); joining again while pending asks for another
-    confirmation mail, which the worker sends at most once per interval.
+    confirmation mail, which the worker sends at most once per interval. ``double``: the
+    person asked to join (a sign-up form), and confirms whatever the audience.
     """
     stamp = now()
-    initial = subscribed if subscribed is not None else not contact.unsubscribed
+    initial = True if double else subscribed if subscribed is not None else not contact.unsubscribed
     values = {
         "audience_id": audience_id,
         "contact_id": contact.id,
@@ -219,7 +226,7 @@ def join_audience(
     }
     created = _membership_insert(conn.dialect.name).first(conn, values) is not None
     if created:
-        pending = stamp if initial and _double_opt_in(conn, audience_id) else None
+        pending = stamp if initial and (double or _double_opt_in(conn, audience_id)) else None
         if pending is not None:
             conn.execute(
                 update(memberships)

@@ -32,8 +32,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
+from roster.counting import CountStore
 from roster.mail.compose import Envelope
 
 Kind = Literal["accepted", "deferred", "rejected", "unusable"]
@@ -73,10 +73,13 @@ class Throttle:
     this process otherwise."""
 
     def __init__(self, items: Sequence[RateLimitItem], key: str, redis_url: str | None) -> None:
-        storage = storage_from_string(f"async+{redis_url}" if redis_url else "async+memory://")
-        self.limiter = MovingWindowRateLimiter(storage)
+        self.counts = CountStore(redis_url)
+        self.limiter = MovingWindowRateLimiter(self.counts.storage)
         self.items = list(items)
         self.key = key
+
+    async def close(self) -> None:
+        await self.counts.close()
 
     async def available(self) -> int:
         """How many messages may go in the next second."""
@@ -225,6 +228,7 @@ class SmtpTransport:
         idle, self._idle = self._idle, []
         for client in idle:
             await _close(client, polite=True)
+        await self.throttle.close()
 
 
 async def _close(client: aiosmtplib.SMTP | None, *, polite: bool = False) -> None:

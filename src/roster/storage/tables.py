@@ -152,6 +152,7 @@ audiences = Table(
     Column("confirm_subject", String(255)),
     Column("confirm_html", Text),
     Column("confirm_sender_id", ObjectId),
+    Column("public_form", Boolean, nullable=False, server_default=false()),  # takes sign-ups at /subscribe
     _created(),
     _updated(),
     Index(None, "team_id", "domain_id"),

@@ -26,6 +26,7 @@ def list_(row: Record) -> schemas.ListOut:
         created=time(row.created_at),
         updated=time(row.updated_at),
         pending_count=row.pending_count,
+        public_form=row.public_form,
     )
 
 
@@ -62,6 +63,7 @@ def contact(profile: Profile) -> schemas.ContactOut:
         company=row.company,
         custom_fields=profile.values,
         lists=profile.lists,
+        pending_lists=profile.pending,
         tags=profile.tags,
         unsubscribed=row.unsubscribed,
         bounced=row.bounced,

@@ -11,6 +11,8 @@ from roster.api.common import Ctx, PathId, body, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Limit, Offset, Search
 from roster.core import audiences, confirmations, custom_fields, tags
+from roster.core.errors import Conflict
+from roster.web.signup import snippet
 
 # SendX field names that the core knows by another name.
 LIST_TYPE = {"type": "list_type"}
@@ -47,6 +49,14 @@ class ListController(Controller):
     async def delete_list(self, ctx: Ctx, identifier: PathId) -> schemas.Deleted:
         await ctx.db.write(audiences.delete_audience, ctx.team_id, identifier)
         return render.deleted("List")
+
+    @get("/{identifier:str}/form", summary="The list's public sign-up form, to paste into a site (extension)")
+    async def signup_form(self, ctx: Ctx, identifier: PathId) -> schemas.SignupForm:
+        row = await ctx.db.read(audiences.get_audience, ctx.team_id, identifier)
+        if not row.public_form:
+            raise Conflict("the list takes no sign-ups: set `publicForm: true` first")
+        base = ctx.settings.base_url
+        return schemas.SignupForm(url=f"{base}/subscribe/{row.id}", html=snippet(base, row.id, row.name))
 
     @get("/{identifier:str}/confirmation", summary="A double opt-in list's confirmation mail (extension)")
     async def get_confirmation(self, ctx: Ctx, identifier: PathId) -> schemas.ConfirmationOut:

@@ -9,9 +9,10 @@ class Request(Struct, forbid_unknown_fields=True):
     pass
 
 
-class ListIn(Request):
+class ListIn(Request, rename="camel"):
     name: str | UnsetType = UNSET
     type: int | UnsetType = UNSET
+    public_form: bool | UnsetType = UNSET  # extension: takes sign-ups at /subscribe/{id}
 
 
 class ListOut(Struct, rename="camel"):
@@ -21,6 +22,12 @@ class ListOut(Struct, rename="camel"):
     created: str
     updated: str
     pending_count: int  # extension: members of a double opt-in list yet to confirm
+    public_form: bool  # extension
+
+
+class SignupForm(Struct):
+    url: str
+    html: str
 
 
 class ConfirmationIn(Request, rename="camel"):
@@ -101,6 +108,7 @@ class ContactOut(Struct, rename="camel"):
     last_tracked_ip: str | None
     ltv: int
     ltv_sdk: int = field(name="LTV")  # the documented example writes `ltv`, the SDK reads `LTV`
+    pending_lists: list[str] = field(default_factory=list)  # extension: lists not confirmed yet
 
 
 class IdentifyIn(Request, rename="camel"):

@@ -1,4 +1,5 @@
-"""double opt-in: pending memberships, their confirmation mail, and each list's template
+"""double opt-in: pending memberships, their confirmation mail, each list's template, and
+the lists that take sign-ups from a public form
 
 Revision ID: 0019
 Revises: 0018
@@ -26,6 +27,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("confirm_subject", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("confirm_html", sa.Text(), nullable=True))
         batch.add_column(sa.Column("confirm_sender_id", OBJECT_ID, nullable=True))
+        batch.add_column(sa.Column("public_form", sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table("memberships") as batch:
         for column in MEMBERSHIP:
             batch.add_column(sa.Column(column, TIMESTAMP, nullable=True))
@@ -44,5 +46,5 @@ def downgrade() -> None:
         for column in MEMBERSHIP:
             batch.drop_column(column)
     with op.batch_alter_table("audiences") as batch:
-        for column in ("confirm_sender_id", "confirm_html", "confirm_subject"):
+        for column in ("public_form", "confirm_sender_id", "confirm_html", "confirm_subject"):
             batch.drop_column(column)
