@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from roster import __version__
+from roster.core import teams
 from roster.storage.db import Database
 from tests.dns_server import txt_server
 
@@ -147,3 +152,85 @@ def test_campaign_commands_show_and_steer_sending(database_url: str, tenant: Any
         database_url, "campaign", "status", campaign["id"], "--team", "team_0000000000000000000000", ok=False
     )
     assert "not found" in other_team.stderr
+
+
+def run_roster(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "roster", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("ROSTER_PORT", "abc", "ROSTER_PORT must be a whole number"),
+        ("ROSTER_RATE_LIMIT", "lots", "ROSTER_RATE_LIMIT must be a count per window"),
+        ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "maybe", "ROSTER_WEBHOOK_ALLOW_PRIVATE must be true or false"),
+        ("ROSTER_DATABASE_URL", "mysql://roster@db/roster", "ROSTER_DATABASE_URL must be sqlite:///"),
+        ("ROSTER_WORKER", "sometimes", "ROSTER_WORKER must be 'auto' or 'inline' or 'off'"),
+        ("ROSTER_SEND_LEASE", "0", "ROSTER_SEND_LEASE must be a number above 0"),
+    ],
+)
+def test_a_wrong_setting_is_one_line_and_exit_2(
+    database_url: str, variable: str, value: str, says: str
+) -> None:
+    result = run_roster({"ROSTER_DATABASE_URL": database_url, variable: value}, "team", "list")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert says in result.stderr
+
+
+def test_serve_stops_at_a_wrong_setting_before_it_binds(database_url: str) -> None:
+    result = run_roster({"ROSTER_DATABASE_URL": database_url, "ROSTER_PORT": "abc"}, "serve")
+    assert (result.returncode, result.stderr.strip()) == (
+        2,
+        "error: ROSTER_PORT must be a whole number (it is 'abc')",
+    )
+
+
+def test_a_database_that_cannot_be_used_is_one_line_with_the_password_hidden(tmp_path: Path) -> None:
+    for url, reason in (
+        ("postgresql://roster:hunter2@127.0.0.1:1/roster", "Connection refused"),
+        (f"sqlite:///{tmp_path}/missing/folder/roster.db", "unable to open database file"),
+    ):
+        result = run_roster({"ROSTER_DATABASE_URL": url}, "team", "list")
+        assert result.returncode == 1
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("error: cannot use the database")
+        assert reason in result.stderr
+        assert "hunter2" not in result.stderr
+    debug = run_roster(
+        {"ROSTER_DATABASE_URL": f"sqlite:///{tmp_path}/missing/x.db"}, "--debug", "team", "list"
+    )
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+
+
+def test_version_team_list_and_unknown_teams(database_url: str, db: Database, tmp_path: Path) -> None:
+    env = {"ROSTER_DATABASE_URL": database_url}
+    assert run_roster(env, "--version").stdout.strip() == f"roster {__version__}"
+    team = db.run_write(lambda conn: teams.create_team(conn, "Listed").id)
+    listed = [json.loads(line) for line in run_roster(env, "team", "list", "--json").stdout.splitlines()]
+    assert {"id": team, "name": "Listed"}.items() <= next(row for row in listed if row["id"] == team).items()
+    assert f"{team}\tListed" in run_roster(env, "team", "list").stdout.splitlines()
+    people = tmp_path / "people.csv"
+    people.write_text("email\na@example.net\n")
+    for command in (("import", "contacts", str(people)), ("export", "contacts")):
+        result = run_roster(env, *command, "--team", "team_bogus")
+        assert result.returncode == 1
+        assert result.stderr.strip() == "error: team `team_bogus` not found"
+
+
+def test_serve_refuses_a_port_in_use(database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_roster({"ROSTER_DATABASE_URL": database_url}, "serve", "--port", str(port))
+    assert result.returncode == 1
+    assert f"port {port} is in use" in result.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -18,8 +19,11 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-from roster.config import Settings, load_settings
+from roster import __version__
+from roster.config import Settings, SettingsError, load_settings
 from roster.core import (
     campaigns,
     consent,
@@ -67,7 +71,7 @@ mail_app = typer.Typer(help="Bounce and complaint reports received.", no_args_is
 app.add_typer(mail_app, name="mail")
 
 console = Console(soft_wrap=True)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 TeamId = Annotated[str, typer.Option("--team", help="Team ID (team_…).")]
@@ -136,6 +140,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (ROSTER_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (ROSTER_PORT).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    share_port: Annotated[
+        bool,
+        typer.Option(help="Share the port with servers already on it (SO_REUSEPORT) instead of refusing."),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Migrate the database, then serve every API and the preference pages."""
@@ -147,6 +155,14 @@ def serve(
     if port is not None:
         os.environ["ROSTER_PORT"] = str(port)
     settings = load_settings()
+    if not share_port and _port_in_use(settings.host, settings.port):
+        errors.print(
+            f"error: port {settings.port} is in use on {settings.host}: stop what listens there, choose "
+            "another (--port, ROSTER_PORT), or add --share-port to split requests with it",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1)
     created = _write(_bootstrap)
     url = settings.base_url
     transport = _transport(settings) if settings.inline_worker else None
@@ -176,6 +192,19 @@ def serve(
         log_access=False,
         log_dictconfig=SERVER_LOGS_TO_STDERR,
     ).serve()
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on the address. granian binds with SO_REUSEPORT, so a second
+    server on a port in use would start and silently take half of its requests."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed socket in TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def _transport(settings: Settings) -> str:
@@ -251,6 +280,15 @@ def migrate(as_json: Json = False) -> None:
     finally:
         db.dispose()
     _emit(as_json, {"status": "ok", "database": db.url}, "Database is up to date.")
+
+
+@team_app.command("list")
+def team_list(as_json: Json = False) -> None:
+    """Every team with its full ID (for --team), oldest first."""
+    rows = _write(teams.list_teams)
+    for row in rows:
+        entry = {"id": row.id, "name": row.name, "created": row.created_at.isoformat()}
+        print(json.dumps(entry) if as_json else f"{row.id}\t{row.name}")
 
 
 @team_app.command("create")
@@ -449,8 +487,39 @@ def _steered(
     _emit(as_json, payload, _campaign_line(payload))
 
 
+def _show_version(asked: bool) -> None:
+    if asked:
+        print(f"roster {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (also ROSTER_DEBUG=1).")] = False,
+) -> None:
+    """Roster: contacts, audiences and consent behind three email APIs."""
+    if debug:
+        os.environ["ROSTER_DEBUG"] = "1"
+
+
 def main() -> None:
-    app()
+    """The ``roster`` command. A wrong setting (exit 2) or a database that cannot be used
+    (exit 1) is one line on stderr; ``--debug`` shows the traceback instead."""
+    try:
+        app()
+    except (SettingsError, DBAPIError) as exc:
+        if os.environ.get("ROSTER_DEBUG", "") not in ("", "0"):
+            raise
+        if isinstance(exc, SettingsError):
+            errors.print(f"error: {exc}", markup=False, highlight=False)
+            sys.exit(2)
+        url = make_url(load_settings().database_url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        errors.print(f"error: cannot use the database {url}: {reason}", markup=False, highlight=False)
+        sys.exit(1)
 
 
 def _format_of(path: Path, given: str | None) -> str:
@@ -494,6 +563,7 @@ def import_contacts(
     as_json: Json = False,
 ) -> None:
     """Import contacts from a file, in batches of 10,000 rows, each committed whole."""
+    _write(teams.get_team, team)  # an unknown team is an error before the file is read
     options = imports.Options(
         on_conflict=on_conflict,
         audience_id=audience,
@@ -573,6 +643,7 @@ def export_contacts(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here, not to stdout.")] = None,
 ) -> None:
     """Write contacts with every field, their lists, tags and custom fields, oldest first."""
+    _write(teams.get_team, team)
     db = _database(bulk=True)
     try:
         migrations.upgrade(db)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal, get_args, get_type_hints
 
+import msgspec
+from limits import parse
 from sqlalchemy.engine import make_url
 
 
@@ -23,20 +28,20 @@ class Settings:
     database_url: str
     host: str
     port: int
-    public_url: str | None
-    secret_key: str | None
-    dns_nameserver: str | None
+    public_url: str | None = None
+    secret_key: str | None = None
+    dns_nameserver: str | None = None
     rate_limit: str | None = None
     redis_url: str | None = None
     webhook_allow_private: bool = False
-    worker: str = "auto"
+    worker: Literal["auto", "inline", "off"] = "auto"
     smtp_url: str | None = None
     mail_dir: str | None = None
     bounce_address: str | None = None
     send_max_failures: int = 10
     send_lease: float = 60.0
     tracking: bool = True
-    soft_bounce_limit: int = 3
+    soft_bounces: int = 3
     soft_bounce_days: float = 30.0
     bounce_mailbox: str | None = None
     sns_topics: tuple[str, ...] = ()
@@ -64,7 +69,7 @@ class Settings:
 
     @property
     def bounce_rules(self) -> BounceRules:
-        return BounceRules(self.soft_bounce_limit, timedelta(days=self.soft_bounce_days))
+        return BounceRules(self.soft_bounces, timedelta(days=self.soft_bounce_days))
 
     @property
     def base_url(self) -> str:
@@ -75,29 +80,67 @@ class Settings:
         return f"http://{host}:{self.port}"
 
 
+class SettingsError(ValueError):
+    """A ``ROSTER_*`` variable with a value Roster cannot take: one line naming it."""
+
+
+# What each type of setting takes, said the way an operator writes it.
+_FORMS = {"int": "a whole number", "float": "a number", "bool": "true or false (or 1 / 0)"}
+_DATABASES = ("sqlite", "postgresql", "postgres")
+_REQUIRED = {"database_url": "sqlite:///roster.db", "host": "127.0.0.1", "port": "8000"}
+
+
 def load_settings() -> Settings:
+    """The settings from the environment, every value checked: ``SettingsError`` names the
+    first wrong one and what it takes."""
     env = os.environ
-    return Settings(
-        database_url=env.get("ROSTER_DATABASE_URL", "sqlite:///roster.db"),
-        host=env.get("ROSTER_HOST", "127.0.0.1"),
-        port=int(env.get("ROSTER_PORT", "8000")),
-        public_url=env.get("ROSTER_PUBLIC_URL") or None,
-        secret_key=env.get("ROSTER_SECRET_KEY") or None,
-        dns_nameserver=env.get("ROSTER_DNS_NAMESERVER") or None,
-        rate_limit=env.get("ROSTER_RATE_LIMIT") or None,
-        redis_url=env.get("ROSTER_REDIS_URL") or None,
-        webhook_allow_private=env.get("ROSTER_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes"),
-        worker=env.get("ROSTER_WORKER", "auto"),
-        smtp_url=env.get("ROSTER_SMTP_URL") or None,
-        mail_dir=env.get("ROSTER_MAIL_DIR") or None,
-        bounce_address=env.get("ROSTER_BOUNCE_ADDRESS") or None,
-        send_max_failures=int(env.get("ROSTER_SEND_MAX_FAILURES", "10")),
-        send_lease=float(env.get("ROSTER_SEND_LEASE", "60")),
-        tracking=env.get("ROSTER_TRACKING", "1").lower() not in ("0", "false", "no", "off"),
-        soft_bounce_limit=int(env.get("ROSTER_SOFT_BOUNCES", "3")),
-        soft_bounce_days=float(env.get("ROSTER_SOFT_BOUNCE_DAYS", "30")),
-        bounce_mailbox=env.get("ROSTER_BOUNCE_MAILBOX") or None,
-        confirm_days=float(env.get("ROSTER_CONFIRM_DAYS", "7")),
-        confirm_interval=float(env.get("ROSTER_CONFIRM_INTERVAL", "3600")),
-        sns_topics=tuple(arn.strip() for arn in env.get("ROSTER_SNS_TOPICS", "").split(",") if arn.strip()),
-    )
+    raw: dict[str, Any] = {}
+    for field in fields(Settings):
+        value = env.get(f"ROSTER_{field.name.upper()}") or _REQUIRED.get(field.name)
+        if value is not None:
+            raw[field.name] = value
+    if "sns_topics" in raw:
+        raw["sns_topics"] = [arn.strip() for arn in raw["sns_topics"].split(",") if arn.strip()]
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _explained(exc, raw) from None
+    _check(settings)
+    return settings
+
+
+def _explained(exc: msgspec.ValidationError, raw: Mapping[str, Any]) -> SettingsError:
+    found = re.search(r"at `\$\.(\w+)`", str(exc))
+    if found is None:
+        return SettingsError(f"a setting is wrong: {exc}")
+    name = found.group(1)
+    kind = re.search(r"Expected `(\w+)", str(exc))
+    takes = _FORMS.get(kind.group(1), kind.group(1)) if kind else "something else"
+    if "Invalid enum value" in str(exc):
+        takes = " or ".join(repr(choice) for choice in get_args(get_type_hints(Settings).get(name)))
+    return SettingsError(f"ROSTER_{name.upper()} must be {takes} (it is {str(raw.get(name))[:60]!r})")
+
+
+def _check(settings: Settings) -> None:
+    scheme = settings.database_url.partition(":")[0].partition("+")[0].lower()
+    if scheme not in _DATABASES:
+        raise SettingsError(
+            "ROSTER_DATABASE_URL must be sqlite:///path/to/file.db or postgresql://user@host:5432/db "
+            f"(it is {scheme}://…)"
+        )
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"ROSTER_PORT must be a port number, 1 to 65535 (it is {settings.port})")
+    if settings.rate_limit and settings.rate_limit.strip().lower() != "off":
+        try:
+            parse(settings.rate_limit)
+        except ValueError:
+            raise SettingsError(
+                f"ROSTER_RATE_LIMIT must be a count per window, like 6000/minute or 100/second, "
+                f"or off (it is {settings.rate_limit!r})"
+            ) from None
+    for name in ("send_max_failures", "soft_bounces"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"ROSTER_{name.upper()} must be 1 or more")
+    for name in ("send_lease", "soft_bounce_days", "confirm_days", "confirm_interval"):
+        if not getattr(settings, name) > 0:
+            raise SettingsError(f"ROSTER_{name.upper()} must be a number above 0")

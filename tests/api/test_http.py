@@ -3,11 +3,12 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from roster import __version__
 from tests.conftest import Tenant
 
 
 def test_health_and_readiness(client: TestClient[Litestar]) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "version": __version__}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ok", "database": "ok"}

@@ -38,7 +38,7 @@ from roster.web.tracking import HitRecorder
 
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+    return {"status": "ok", "version": __version__}
 
 
 @get("/readyz", include_in_schema=False)

@@ -102,6 +102,11 @@ def get_key(conn: Connection, team_id: str, key_id: str) -> Record:
     return row
 
 
+def list_teams(conn: Connection) -> list[Record]:
+    """Every team, oldest first."""
+    return list(conn.execute(select(teams.c.id, teams.c.name, teams.c.created_at).order_by(teams.c.id)))
+
+
 def list_keys(conn: Connection, team_id: str) -> list[Record]:
     get_team(conn, team_id)
     query = select(*_KEY_COLUMNS).where(api_keys.c.team_id == team_id).order_by(api_keys.c.id)
