@@ -29,8 +29,8 @@ URL = os.environ["ROSTER_DATABASE_URL"]
 
 AUTH = "SELECT id, team_id, permission FROM api_keys WHERE token_hash = ? AND revoked_at IS NULL"
 MEMBER = (
-    "SELECT c.id, c.email, c.first_name, c.last_name, c.created_at, m.subscribed FROM contacts c "
-    "JOIN memberships m ON m.contact_id = c.id "
+    "SELECT c.id, c.email, c.first_name, c.last_name, c.created_at, m.subscribed, "
+    "m.pending_since IS NOT NULL FROM contacts c JOIN memberships m ON m.contact_id = c.id "
     "WHERE m.team_id = ? AND m.audience_id = ? AND c.team_id = ? AND c.id = ?"
 )
 COUNT = "SELECT coalesce(sum(members), 0) FROM audience_counts WHERE audience_id = ?"
@@ -58,6 +58,11 @@ COUNTED = (
 JOIN = (
     "INSERT INTO memberships (audience_id, contact_id, team_id, subscribed, created_at, updated_at) "
     "VALUES (?, ?, ?, true, ?, ?) ON CONFLICT (audience_id, contact_id) DO NOTHING RETURNING contact_id"
+)
+DOUBLE = "SELECT list_type FROM audiences WHERE id = ?"
+CONSENT = (
+    "INSERT INTO consent_events (id, team_id, contact_id, at, change, audience_id, source, source_id) "
+    "VALUES (?, ?, ?, ?, 'subscribed', ?, 'api', ?) RETURNING id"
 )
 
 
@@ -125,6 +130,7 @@ def row_json(row: Sequence[Any]) -> dict[str, Any]:
         "last_name": row[3],
         "created_at": str(row[4]),
         "subscribed": bool(row[5]),
+        "pending": bool(row[6]) if len(row) > 6 else False,
     }
 
 
@@ -137,7 +143,7 @@ async def read_body(receive: Any) -> bytes:
             return body
 
 
-async def answer(scope: dict[str, Any], receive: Any, team: str) -> tuple[int, Any]:
+async def answer(scope: dict[str, Any], receive: Any, team: str, key_id: str) -> tuple[int, Any]:
     parts = scope["path"].split("/")  # /api/v1/audiences/{a}/contacts[/{c}]
     audience = parts[4]
     if scope["method"] == "POST":
@@ -152,7 +158,9 @@ async def answer(scope: dict[str, Any], receive: Any, team: str) -> tuple[int, A
             contact = await conn.one(UPSERT, values)
             created = await conn.one(JOIN, (audience, contact[0], team, stamp, stamp)) is not None
             if created:
+                await conn.one(DOUBLE, (audience,))
                 await conn.one(COUNTED, (audience, team))
+                await conn.one(CONSENT, (new_id("consent"), team, contact[0], stamp, audience, key_id))
                 subscribed = True
             else:
                 subscribed = (await conn.one(SUBSCRIBED, (audience, contact[0])))[0]
@@ -177,7 +185,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     token = headers.get(b"authorization", b"").removeprefix(b"Bearer ")
     async with db.session(write=False) as conn:
         key = await conn.one(AUTH, (hashlib.sha256(token).hexdigest(),))
-    status, payload = (401, {"statusCode": 401}) if key is None else await answer(scope, receive, key[1])
+    status, payload = (
+        (401, {"statusCode": 401}) if key is None else await answer(scope, receive, key[1], key[0])
+    )
     body = msgspec.json.encode(payload)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -15,7 +15,7 @@ from roster.api.common import body
 from roster.api.sendex.schemas import Contact, ContactCreate, ContactList
 
 CANNED = Contact(
-    "contact_0", "a@example.com", "A", "B", True, "2025-01-01T00:00:00.000Z", "http://x/unsubscribe/t"
+    "contact_0", "a@example.com", "A", "B", True, "2025-01-01T00:00:00.000Z", "http://x/unsubscribe/t", False
 )
 
 
