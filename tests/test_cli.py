@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -234,3 +235,26 @@ def test_serve_refuses_a_port_in_use(database_url: str) -> None:
         result = run_roster({"ROSTER_DATABASE_URL": database_url}, "serve", "--port", str(port))
     assert result.returncode == 1
     assert f"port {port} is in use" in result.stderr
+
+
+def test_migrate_says_what_it_applied_and_lists_come_out_whole(tmp_path: Path, db: Database) -> None:
+    env = {"ROSTER_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"}
+    first = json.loads(run_roster(env, "migrate", "--json").stdout)
+    assert (first["from"], first["applied"][0], first["to"]) == (None, "0001", first["applied"][-1])
+    again = json.loads(run_roster(env, "migrate", "--json").stdout)
+    assert (again["from"], again["applied"]) == (first["to"], [])
+    assert "nothing to apply" in run_roster(env, "migrate").stdout
+
+    team = json.loads(run_roster(env, "team", "create", "Lists", "--json").stdout)["id"]
+    made = json.loads(
+        run_roster(env, "audience", "create", "Nyheter", "--team", team, "--double-opt-in", "--json").stdout
+    )
+    assert made["doubleOptIn"] is True
+    listed = run_roster(env, "audience", "list", "--team", team).stdout.splitlines()
+    assert listed == [f"{made['id']}\tNyheter\t0"]
+    run_roster(env, "key", "create", "--team", team)
+    keys = run_roster(env, "key", "list", "--team", team).stdout.splitlines()  # a pipe: whole IDs
+    assert len(keys) == 1
+    assert re.fullmatch(r"key_[0-9A-Za-z]{22}", keys[0].split("\t")[0])
+    refused = run_roster(env, "audience", "list", "--team", "team_bogus")
+    assert (refused.returncode, refused.stderr.strip()) == (1, "error: team `team_bogus` not found")

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from roster import __version__
 from roster.config import Settings, SettingsError, load_settings
 from roster.core import (
+    audiences,
     campaigns,
     consent,
     contacts,
@@ -53,6 +54,8 @@ domain_app = typer.Typer(help="Sending domains.", no_args_is_help=True)
 member_app = typer.Typer(help="Team members.", no_args_is_help=True)
 app.add_typer(team_app, name="team")
 app.add_typer(member_app, name="member")
+audience_app = typer.Typer(help="Lists (audiences).", no_args_is_help=True)
+app.add_typer(audience_app, name="audience")
 app.add_typer(key_app, name="key")
 app.add_typer(domain_app, name="domain")
 import_app = typer.Typer(help="Bulk imports.", no_args_is_help=True)
@@ -273,13 +276,62 @@ def worker(as_json: Json = False) -> None:
 
 @app.command()
 def migrate(as_json: Json = False) -> None:
-    """Upgrade the schema to the latest version."""
+    """Upgrade the schema to the latest version, saying what was applied."""
     db = _database()
     try:
+        before = migrations.revision(db)
         migrations.upgrade(db)
+        after = migrations.revision(db)
+        applied = migrations.between(db, before, after)
     finally:
         db.dispose()
-    _emit(as_json, {"status": "ok", "database": db.url}, "Database is up to date.")
+    if applied:
+        start = f"revision {before}" if before else "an empty database"
+        human = f"Migrated {db.url} from {start} to {after}: applied {', '.join(applied)}."
+    else:
+        human = f"{db.url} is at revision {after}, the latest: nothing to apply."
+    _emit(
+        as_json, {"status": "ok", "database": db.url, "from": before, "to": after, "applied": applied}, human
+    )
+
+
+@audience_app.command("create")
+def audience_create(
+    name: Annotated[str, typer.Argument(help="The list's name.")],
+    team: TeamId,
+    domain: Annotated[
+        str | None, typer.Option(help="A verified domain of the team (a Sendex audience).")
+    ] = None,
+    double_opt_in: Annotated[bool, typer.Option(help="New members confirm by mail.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Create a list (an audience in every dialect)."""
+
+    def create(conn: Connection) -> Record:
+        teams.get_team(conn, team)
+        if domain:
+            return audiences.create_audience(conn, team, name, domain, double_opt_in)
+        return audiences.create_list(conn, team, {"name": name, "list_type": int(double_opt_in)})
+
+    row = _write(create)
+    _emit(
+        as_json,
+        {"id": row.id, "name": row.name, "doubleOptIn": row.list_type == 1},
+        f"Created {row.id} ({row.name})",
+    )
+
+
+@audience_app.command("list")
+def audience_list(team: TeamId, as_json: Json = False) -> None:
+    """The team's lists with their full IDs and member counts, oldest first."""
+
+    def read(conn: Connection) -> list[Record]:
+        teams.get_team(conn, team)
+        return audiences.page_audiences(conn, team, 0, 1_000_000, None)
+
+    for row in _write(read):
+        entry = {"id": row.id, "name": row.name, "contacts": row.contact_count, "pending": row.pending_count}
+        print(json.dumps(entry) if as_json else f"{row.id}\t{row.name}\t{row.contact_count}")
 
 
 @team_app.command("list")
@@ -346,7 +398,18 @@ def key_list(team: TeamId, as_json: Json = False) -> None:
     if as_json:
         print(json.dumps({"keys": keys}))
         return
-    table = Table("id", "name", "permission", "ends with", "revoked")
+    if not sys.stdout.isatty():  # a pipe gets whole IDs, one key a line, to paste into `key revoke`
+        for key in keys:
+            fields = (
+                key["id"],
+                key["name"],
+                key["permission"],
+                key["token_hint"],
+                "revoked" if key["revoked"] else "",
+            )
+            print("\t".join(fields))
+        return
+    table = Table(Column("id", no_wrap=True), "name", "permission", "ends with", "revoked")
     for key in keys:
         table.add_row(
             key["id"],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from roster.storage.db import Database
 
@@ -25,3 +27,17 @@ def upgrade(db: Database) -> None:
             command.upgrade(config, "head")
         return
     command.upgrade(config, "head")
+
+
+def revision(db: Database) -> str | None:
+    """The schema revision the database is at; ``None`` for an empty one."""
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def between(db: Database, old: str | None, new: str | None) -> list[str]:
+    """The revisions after ``old`` up to ``new``, oldest first."""
+    if new is None or old == new:
+        return []
+    script = ScriptDirectory.from_config(alembic_config(db))
+    return [step.revision for step in reversed(list(script.iterate_revisions(new, old or "base")))]
