@@ -28,7 +28,6 @@ from roster.core import (
     audiences,
     campaigns,
     consent,
-    contacts,
     domains,
     exports,
     imports,
@@ -781,12 +780,6 @@ def mail_show(message: Annotated[str, typer.Argument(help="inbound_… ID")]) ->
     sys.stdout.buffer.write(bytes(row.raw))
 
 
-def _consent_of(conn: Connection, team_id: str, identifier: str) -> list[Record]:
-    teams.get_team(conn, team_id)
-    found = contacts.find(conn, team_id, identifier)
-    return consent.history(conn, team_id, found.id)
-
-
 @contact_app.command("consent")
 def contact_consent(
     identifier: Annotated[str, typer.Argument(help="The contact's email or ID.")],
@@ -794,7 +787,7 @@ def contact_consent(
     as_json: Json = False,
 ) -> None:
     """Every change of the contact's subscription state, oldest first, and who made it."""
-    rows = _write(_consent_of, team, identifier)
+    rows = _write(_team_then(persons.consent_history), team, identifier)
     if as_json:
         print(json.dumps({"contact": identifier, "history": [consent.as_dict(row) for row in rows]}))
         return

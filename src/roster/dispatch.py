@@ -43,13 +43,20 @@ from roster.mail.compose import (
     render,
 )
 from roster.mail.transport import ACCEPTED, REJECTED, Mailer, Reply, mailer_from
-from roster.storage.db import Database
+from roster.storage.db import Database, Record
 
 log = logging.getLogger("roster.dispatch")
 
 BATCH = 200
 STATUS_EVERY = 0.5  # seconds
 EXPIRE_EVERY = 60.0  # seconds between removals of expired pending memberships
+
+
+def signer_of(domain: Record | None) -> Signer | None:
+    """The DKIM signer of a verified sending domain with its key, if there is one."""
+    if domain is None or not domain.dkim_private_key:
+        return None
+    return Signer(domain.name, domain.dkim_selector, domain.dkim_private_key.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +120,7 @@ class Composer:
             feedback_id=f"{campaign.id}:{campaign.team_id}:roster",
             recipient_tag=f"{campaign.id}/{letter.contact_id}",
         )
-        signer = Signer(dkim.name, dkim.dkim_selector, dkim.dkim_private_key.encode()) if dkim else None
-        return message(rendered, headers, moment, signer=signer, bounce_address=self.bounce_address)
+        return message(rendered, headers, moment, signer=signer_of(dkim), bounce_address=self.bounce_address)
 
 
 class Dispatcher:
@@ -259,13 +265,9 @@ class Dispatcher:
             feedback_id=f"confirm:{item.team_id}:roster",
             recipient_tag=f"{audience.id}/{person.id}",
         )
-        dkim = item.dkim
-        signer = (
-            Signer(dkim.name, dkim.dkim_selector, dkim.dkim_private_key.encode())
-            if dkim is not None and dkim.dkim_private_key
-            else None
+        return message(
+            rendered, headers, moment, signer=signer_of(item.dkim), bounce_address=self.bounce_address
         )
-        return message(rendered, headers, moment, signer=signer, bounce_address=self.bounce_address)
 
     async def _deliver(self, composer: Composer, letter: sending.Letter) -> Reply:
         try:

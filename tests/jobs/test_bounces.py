@@ -43,12 +43,6 @@ TOPIC = "arn:aws:sns:eu-north-1:123456789012:roster-ses"
 
 
 @pytest.fixture
-def links(client: TestClient[Litestar]) -> PreferenceLinks:
-    links: PreferenceLinks = client.app.state.services.links
-    return links
-
-
-@pytest.fixture
 def hook(db: Database) -> Iterator[Receiver]:
     db.run_write(lambda conn: conn.execute(delete(webhook_deliveries)))
     with receiver() as state:

@@ -6,48 +6,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from html import unescape
 from typing import Any
-
-import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from roster.core import clock
 from roster.core.confirmations import ConfirmLinks
 from roster.core.preferences import PreferenceLinks
 from roster.storage.db import Database
 from tests.conftest import Tenant
-from tests.jobs.test_sending import by_recipient, dispatcher, made, send_now
-from tests.smtp_sink import Received, Sink, smtp_sink
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.moment = clock.now()
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-@pytest.fixture
-def links(client: TestClient[Litestar]) -> PreferenceLinks:
-    links: PreferenceLinks = client.app.state.services.links
-    return links
-
-
-@pytest.fixture
-def confirm_links(client: TestClient[Litestar]) -> ConfirmLinks:
-    found: ConfirmLinks = client.app.state.services.confirm_links
-    return found
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with smtp_sink() as running:
-        yield running
+from tests.jobs.test_sending import Clock, by_recipient, dispatcher, made, send_now
+from tests.smtp_sink import Received, Sink
 
 
 def confirmations_to(sink: Sink, email: str) -> list[Received]:

@@ -14,8 +14,6 @@ from html import unescape
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 from sqlalchemy import delete
 
 from roster.config import Settings
@@ -30,7 +28,7 @@ from tests.api.sendx.test_webhooks import deliver, subscribe, verified
 from tests.conftest import Tenant
 from tests.jobs.test_sending import audience_with, by_recipient, dispatcher, send_now
 from tests.receiver import Receiver, receiver
-from tests.smtp_sink import Sink, smtp_sink
+from tests.smtp_sink import Sink
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Safari/605.1"
 SHOP = "https://shop.example.com/vinter?a=1&b=2"
@@ -41,24 +39,6 @@ HTML = (
     '<a href="#top">Upp</a> '
     '<a href="{{ unsubscribe_url }}">Avsluta</a></body></html>'
 )
-
-
-@pytest.fixture
-def links(client: TestClient[Litestar]) -> PreferenceLinks:
-    links: PreferenceLinks = client.app.state.services.links
-    return links
-
-
-@pytest.fixture
-def tracking(client: TestClient[Litestar]) -> Tracking:
-    tracking: Tracking = client.app.state.services.tracking
-    return tracking
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with smtp_sink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,9 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 from sqlalchemy import inspect, text
 
 from roster.core.preferences import PreferenceLinks
@@ -23,12 +20,6 @@ from tests.jobs.test_sending import audience_with, by_recipient, dispatcher, mad
 from tests.smtp_sink import smtp_sink
 
 PERSON = "wilhelmina.quarterstaff@erase-me.example"
-
-
-@pytest.fixture
-def links(client: TestClient[Litestar]) -> PreferenceLinks:
-    links: PreferenceLinks = client.app.state.services.links
-    return links
 
 
 def wait_for_import(tenant: Tenant, audience: str, job: str) -> dict[str, Any]:

@@ -13,8 +13,6 @@ from typing import Any
 import anyio
 import dkim
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
 from roster.core import clock
 from roster.core.campaigns import pause_campaign, resume_campaign
@@ -54,18 +52,6 @@ def dispatcher(db: Database, links: PreferenceLinks, url: str, **options: Any) -
         anyio.run(rounds)
 
     return drain
-
-
-@pytest.fixture
-def links(client: TestClient[Litestar]) -> PreferenceLinks:
-    links: PreferenceLinks = client.app.state.services.links
-    return links
-
-
-@pytest.fixture
-def sink() -> Any:
-    with smtp_sink() as running:
-        yield running
 
 
 def made(tenant: Tenant, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from roster.core import consent, counts, memberships, suppression
+from roster.core.domains import VERIFIED, signing_domain
 from roster.core.errors import Invalid, NotFound
 from roster.core.named import MAX_NAME
 from roster.mail.compose import TemplateProblem, compile_templates, render
@@ -97,7 +98,7 @@ def _sender(conn: Connection, audience: Record) -> Record | None:
     query = (
         select(senders)
         .join(domains, (domains.c.team_id == senders.c.team_id) & (domains.c.name == senders.c.domain))
-        .where(senders.c.team_id == audience.team_id, domains.c.status == "verified")
+        .where(senders.c.team_id == audience.team_id, domains.c.status == VERIFIED)
         .order_by(senders.c.id)
     )
     if audience.confirm_sender_id:
@@ -139,14 +140,9 @@ def claim(
             conn.execute(update(membership_rows).where(key).values(confirm_due_at=moment + RETRY))
             continue
         conn.execute(update(membership_rows).where(key).values(confirm_due_at=moment + lease))
-        signing = conn.execute(
-            select(domains).where(
-                domains.c.team_id == row.team_id,
-                domains.c.name == sender.domain,
-                domains.c.status == "verified",
-            )
-        ).first()
-        due.append(Due(row.team_id, audience, person, sender, signing))
+        due.append(
+            Due(row.team_id, audience, person, sender, signing_domain(conn, row.team_id, sender.domain))
+        )
     return due
 
 
@@ -167,7 +163,25 @@ def failed(conn: Connection, audience_id: str, contact_id: str, moment: datetime
     )
 
 
-CONFIRMED, ALREADY, EXPIRED = "confirmed", "already", "expired"
+ASK, CONFIRMED, ALREADY, EXPIRED = "ask", "confirmed", "already", "expired"
+
+
+def state(
+    conn: Connection, audience_id: str, contact_id: str, issued: datetime, moment: datetime, expiry: timedelta
+) -> tuple[str, Record]:
+    """What a genuine link's membership allows now: ``(ASK, row)`` when it can be confirmed,
+    ``ALREADY`` when it is not pending (a link used again), ``EXPIRED``; the row has the
+    list's ``name``. ``NotFound`` if the membership is gone."""
+    row = conn.execute(
+        select(membership_rows, audiences.c.name)
+        .join(audiences, audiences.c.id == membership_rows.c.audience_id)
+        .where(membership_rows.c.audience_id == audience_id, membership_rows.c.contact_id == contact_id)
+    ).first()
+    if row is None:
+        raise NotFound("page")
+    if row.pending_since is None:
+        return ALREADY, row
+    return (EXPIRED if moment - issued > expiry else ASK), row
 
 
 def confirm(
@@ -178,20 +192,11 @@ def confirm(
     moment: datetime,
     expiry: timedelta = EXPIRY,
 ) -> tuple[str, str]:
-    """Confirm the membership a genuine link names: ``(outcome, list name)``; the outcome is
-    ``CONFIRMED``, ``ALREADY`` (not pending: a link used again changes nothing) or
-    ``EXPIRED``. ``NotFound`` if the membership is gone."""
-    row = conn.execute(
-        select(membership_rows, audiences.c.name)
-        .join(audiences, audiences.c.id == membership_rows.c.audience_id)
-        .where(membership_rows.c.audience_id == audience_id, membership_rows.c.contact_id == contact_id)
-    ).first()
-    if row is None:
-        raise NotFound("page")
-    if row.pending_since is None:
-        return ALREADY, row.name
-    if moment - issued > expiry:
-        return EXPIRED, row.name
+    """Confirm the membership a genuine link names: ``(outcome, list name)``, the outcome
+    ``CONFIRMED`` or what ``state`` said; nothing changes unless it is confirmed."""
+    outcome, row = state(conn, audience_id, contact_id, issued, moment, expiry)
+    if outcome != ASK:
+        return outcome, row.name
     with consent.acting(consent.Source(consent.CONFIRMATION)):
         memberships.clear_pending(conn, row.team_id, contact_id, audience_id)
         conn.execute(

@@ -109,7 +109,7 @@ def record_many(
 
 
 def history(
-    conn: Connection, team_id: str, contact_id: str, offset: int = 0, limit: int = 1000
+    conn: Connection, team_id: str, contact_id: str, offset: int = 0, limit: int = 1_000_000
 ) -> list[Record]:
     """The contact's consent history, oldest first (the caller has found the contact)."""
     return list(

@@ -139,3 +139,15 @@ def record_verification(conn: Connection, team_id: str | None, domain_id: str, t
         )
         domain = get_domain(conn, team_id, domain_id)
     return domain
+
+
+def signing_domain(conn: Connection, team_id: str, name: str) -> Record | None:
+    """The team's verified domain ``name``, whose DKIM key signs its mail."""
+    return conn.execute(
+        select(domains).where(
+            domains.c.team_id == team_id,
+            domains.c.name == name,
+            domains.c.status == VERIFIED,
+            domains.c.dkim_private_key.is_not(None),
+        )
+    ).first()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +44,10 @@ _OF_CONTACT = (contacts.c.team_id == campaign_recipients.c.team_id) & (
 
 
 def _recipient(conn: Connection, campaign_id: str, contact_id: str) -> Record | None:
-    """The campaign's recipient row, with its contact's team; ``None`` if the contact was
+    """The campaign's recipient row, with its contact's email; ``None`` if the contact was
     never a recipient of the campaign or no longer exists."""
     return conn.execute(
-        select(campaign_recipients)
+        select(campaign_recipients, contacts.c.email)
         .join(contacts, _OF_CONTACT)
         .where(
             campaign_recipients.c.campaign_id == campaign_id,
@@ -191,14 +190,6 @@ def _emit_each(conn: Connection, team_id: str, event: str, items: list[tuple[str
     outbox.emit(conn, team_id, event, messages)
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What one bounce or complaint did, or why it did nothing."""
-
-    team_id: str | None
-    reason: str | None  # None when applied
-
-
 def apply_report(
     conn: Connection,
     kind: str,
@@ -207,57 +198,44 @@ def apply_report(
     at: datetime,
     detail: str,
     rules: BounceRules,
-) -> Applied:
-    """Apply a bounce (``HARD`` or ``SOFT``) or a ``COMPLAINT`` about one recipient."""
+) -> str | None:
+    """Apply a bounce (``HARD`` or ``SOFT``) or a ``COMPLAINT`` about one recipient; why it
+    did nothing, or ``None`` when it was applied."""
+    row = _recipient(conn, campaign_id, contact_id)
+    if row is None:
+        return f"{contact_id} is not a recipient of {campaign_id}"
     source = consent.Source(consent.COMPLAINT if kind == COMPLAINT else consent.BOUNCE, campaign_id)
     with consent.acting(source):
-        return _apply_report(conn, kind, campaign_id, contact_id, at, detail, rules)
+        _apply_report(conn, row, kind, at, {"detail": detail[:500]} if detail else None, rules)
+    return None
 
 
 def _apply_report(
-    conn: Connection,
-    kind: str,
-    campaign_id: str,
-    contact_id: str,
-    at: datetime,
-    detail: str,
-    rules: BounceRules,
-) -> Applied:
-    row = _recipient(conn, campaign_id, contact_id)
-    if row is None:
-        return Applied(None, f"{contact_id} is not a recipient of {campaign_id}")
-    data = {"detail": detail[:500]} if detail else None
+    conn: Connection, row: Record, kind: str, at: datetime, data: dict[str, str] | None, rules: BounceRules
+) -> None:
+    team_id, campaign_id, contact_id = row.team_id, row.campaign_id, row.contact_id
     if kind == COMPLAINT:
         _event(conn, row, COMPLAINED, at, data)
         if _mark_once(conn, row, "complained", True):
-            tallies.add(conn, row.team_id, campaign_id, spam=1)
+            tallies.add(conn, team_id, campaign_id, spam=1)
         if _flag(conn, row, "spam", at):
-            outbox.emit_contacts(conn, row.team_id, outbox.MARKED_SPAM, [contact_id], campaignId=campaign_id)
-        _suppress(conn, row, suppression.COMPLAINED)
-        memberships.unsubscribe_everywhere(conn, row.team_id, contact_id)
-        return Applied(row.team_id, None)
+            outbox.emit_contacts(conn, team_id, outbox.MARKED_SPAM, [contact_id], campaignId=campaign_id)
+        suppression.add(conn, team_id, [row.email], suppression.COMPLAINED)
+        memberships.unsubscribe_everywhere(conn, team_id, contact_id)
+        return
     if kind == SOFT:
         _event(conn, row, SOFT_BOUNCED, at, data)
         if _mark_once(conn, row, "soft_bounced", True):
-            tallies.add(conn, row.team_id, campaign_id, soft_bounced=1)
+            tallies.add(conn, team_id, campaign_id, soft_bounced=1)
         if _soft_bounces(conn, row, at - rules.soft_window) < rules.soft_limit:
-            return Applied(row.team_id, None)
+            return
     else:
         _event(conn, row, BOUNCED, at, data)
         if _mark_once(conn, row, "bounced", True):
-            tallies.add(conn, row.team_id, campaign_id, bounced=1)
+            tallies.add(conn, team_id, campaign_id, bounced=1)
     if _flag(conn, row, "bounced", at):
-        outbox.emit_contacts(conn, row.team_id, outbox.BOUNCED, [contact_id], campaignId=campaign_id)
-    _suppress(conn, row, suppression.BOUNCED)
-    return Applied(row.team_id, None)
-
-
-def _suppress(conn: Connection, row: Record, reason: str) -> None:
-    """A bounced or complaining address goes on the team's suppression list."""
-    email = conn.execute(
-        select(contacts.c.email).where(contacts.c.team_id == row.team_id, contacts.c.id == row.contact_id)
-    ).scalar_one()
-    suppression.add(conn, row.team_id, [email], reason)
+        outbox.emit_contacts(conn, team_id, outbox.BOUNCED, [contact_id], campaignId=campaign_id)
+    suppression.add(conn, team_id, [row.email], suppression.BOUNCED)
 
 
 def _soft_bounces(conn: Connection, row: Record, since: datetime) -> int:

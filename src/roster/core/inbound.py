@@ -93,13 +93,11 @@ def _apply(
         return _received(
             _store(conn, raw, digest, source, state=ASIDE, reason=reason, team_id=team_id, **about)
         )
-    applied = feedback.apply_report(
+    why = feedback.apply_report(
         conn, found.kind, found.campaign_id, found.contact_id, now(), found.detail, rules
     )
-    state = APPLIED if applied.reason is None else ASIDE
-    return _received(
-        _store(conn, raw, digest, source, state=state, reason=applied.reason, team_id=owner, **about)
-    )
+    state = APPLIED if why is None else ASIDE
+    return _received(_store(conn, raw, digest, source, state=state, reason=why, team_id=owner, **about))
 
 
 def receive(

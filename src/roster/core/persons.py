@@ -45,6 +45,13 @@ def _stamp(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
+def consent_history(
+    conn: Connection, team_id: str, identifier: str, offset: int = 0, limit: int = 1_000_000
+) -> list[Any]:
+    """The consent history of the team's contact named by ID or email, oldest first."""
+    return consent.history(conn, team_id, contacts.find(conn, team_id, identifier).id, offset, limit)
+
+
 def export(conn: Connection, team_id: str, identifier: str) -> dict[str, Any]:
     """Everything held about the team's contact named by ID or email, as one JSON document."""
     person = contacts.find(conn, team_id, identifier)
@@ -79,7 +86,7 @@ def export(conn: Connection, team_id: str, identifier: str) -> dict[str, Any]:
         .join(campaigns, campaigns.c.id == campaign_recipients.c.campaign_id)
         .order_by(campaign_recipients.c.campaign_id),
     )
-    history = consent.history(conn, team_id, person.id, 0, 1_000_000)
+    history = consent.history(conn, team_id, person.id)
     return {
         "exported": iso(now()),
         "team": team_id,

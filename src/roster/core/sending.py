@@ -45,7 +45,7 @@ from roster.core.campaigns import (
     recipients,
     require_verified_sender,
 )
-from roster.core.domains import VERIFIED
+from roster.core.domains import signing_domain
 from roster.core.emails import clean_email
 from roster.core.errors import Invalid
 from roster.mail.transport import ACCEPTED, REJECTED, UNUSABLE, Reply
@@ -58,7 +58,6 @@ from roster.storage.tables import (
     contact_values,
     contacts,
     custom_fields,
-    domains,
     memberships,
     senders,
 )
@@ -286,19 +285,7 @@ def _batch(
         outbox.emit_contacts(conn, team_id, outbox.DROPPED, dropped, campaignId=live.id)
     campaign = conn.execute(select(campaigns).where(campaigns.c.id == live.id)).one()
     sender = conn.execute(select(senders).where(senders.c.id == campaign.sender_id)).one()
-    return Batch(campaign, sender, _signing_domain(conn, team_id, sender.domain), letters)
-
-
-def _signing_domain(conn: Connection, team_id: str, name: str) -> Record | None:
-    """The team's verified domain ``name``, whose DKIM key signs its mail."""
-    return conn.execute(
-        select(domains).where(
-            domains.c.team_id == team_id,
-            domains.c.name == name,
-            domains.c.status == VERIFIED,
-            domains.c.dkim_private_key.is_not(None),
-        )
-    ).first()
+    return Batch(campaign, sender, signing_domain(conn, team_id, sender.domain), letters)
 
 
 def _finish(conn: Connection, campaign_id: str, contact_id: str, **values: Any) -> None:
@@ -472,4 +459,4 @@ def test_batch(conn: Connection, team_id: str, campaign_id: str, emails: Sequenc
             )
         )
     sender = conn.execute(select(senders).where(senders.c.id == campaign.row.sender_id)).one()
-    return Batch(campaign.row, sender, _signing_domain(conn, team_id, sender.domain), letters, suppressed)
+    return Batch(campaign.row, sender, signing_domain(conn, team_id, sender.domain), letters, suppressed)

@@ -7,13 +7,11 @@ from typing import Any
 import anyio.to_thread
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
-from sqlalchemy import Connection
 
 from roster.api.common import Ctx, PathId, body, json_only, sent
 from roster.api.sendx import render, schemas
 from roster.api.sendx.paging import Identifier, Limit, Offset, Search
-from roster.core import consent, contacts, events, persons
-from roster.storage.db import Record
+from roster.core import contacts, events, persons
 
 
 def _fields(data: schemas.ContactIn | schemas.IdentifyIn) -> dict[str, Any]:
@@ -68,11 +66,8 @@ class ContactController(Controller):
     async def contact_consent(
         self, ctx: Ctx, identifier: PathId, offset: Offset = 0, limit: Limit = 100
     ) -> list[schemas.ConsentOut]:
-        def read(conn: Connection) -> list[Record]:
-            contact = contacts.find(conn, ctx.team_id, identifier)
-            return consent.history(conn, ctx.team_id, contact.id, offset, limit)
-
-        return [render.consent(row) for row in await ctx.db.read(read)]
+        rows = await ctx.db.read(persons.consent_history, ctx.team_id, identifier, offset, limit)
+        return [render.consent(row) for row in rows]
 
     @get("/{identifier:str}/export", summary="Everything held about the contact, one document (extension)")
     async def export_contact(self, ctx: Ctx, identifier: PathId) -> dict[str, Any]:
