@@ -222,14 +222,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str, log: Path, **env: str) -> Iterator[str]:
+def serving(database_url: str, log: Path, *args: str, **env: str) -> Iterator[str]:
     """``roster serve`` in a real process (granian) on the test database; yields its base URL."""
     port = free_port()
     environment = {**os.environ, "ROSTER_DATABASE_URL": database_url, "ROSTER_PORT": str(port), **env}
     environment.pop("ROSTER_PUBLIC_URL", None)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "roster", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "roster", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -7,9 +7,13 @@ Every command takes ``--json`` and then prints exactly one JSON object on stdout
 from __future__ import annotations
 
 import json
+import logging.config
+import multiprocessing
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -22,7 +26,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from roster import __version__
+from roster import __version__, logs, metrics
 from roster.config import Settings, SettingsError, load_settings
 from roster.core import (
     audiences,
@@ -115,19 +119,6 @@ def _domain_payload(row: Record) -> dict[str, Any]:
     }
 
 
-# The server's own log lines go to stderr: stdout carries the command's output (--json).
-SERVER_LOGS_TO_STDERR = {
-    "handlers": {
-        name: {
-            "formatter": name if name == "access" else "generic",
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stderr",
-        }
-        for name in ("console", "access")
-    }
-}
-
-
 def _bootstrap(conn: Connection) -> dict[str, Any] | None:
     """On a database with no team: a default team with a full-access key, shown once."""
     if teams.any_team(conn):
@@ -151,6 +142,7 @@ def serve(
     """Migrate the database, then serve every API and the preference pages."""
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.log import LogLevels
 
     if host is not None:
         os.environ["ROSTER_HOST"] = host
@@ -184,16 +176,24 @@ def serve(
             console.print(f"  [bold green]{created['token']}[/bold green]")
         if transport:
             console.print(f"Sending campaigns to {transport}")
-    Granian(
-        "roster.api.app:served_app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        factory=True,
-        log_access=False,
-        log_dictconfig=SERVER_LOGS_TO_STDERR,
-    ).serve()
+    # Every process writes its metrics into one folder a scrape adds up. The processes are
+    # started fresh (spawn, not fork) so that each takes the folder before its first metric.
+    folder = os.environ.setdefault(metrics.MULTIPROCESS_FOLDER, tempfile.mkdtemp(prefix="roster-metrics-"))
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        Granian(
+            "roster.api.app:served_app",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            factory=True,
+            log_access=False,
+            log_level=LogLevels(settings.log_level),
+            log_dictconfig=logs.config(settings.log_format, settings.log_level.upper()),
+        ).serve()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _port_in_use(host: str, port: int) -> bool:
@@ -233,10 +233,17 @@ def _mailbox(settings: Settings) -> None:
 
 
 @app.command()
-def worker(as_json: Json = False) -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on ROSTER_HOST at this port."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
     """Deliver webhooks and send campaigns until stopped. Run one or more beside the servers
     on PostgreSQL; on SQLite the server does it itself (ROSTER_WORKER)."""
     import anyio
+    from prometheus_client import start_http_server
 
     from roster.core.teams import instance_secret
     from roster.delivery import Worker
@@ -244,8 +251,14 @@ def worker(as_json: Json = False) -> None:
     from roster.mailbox import poller
 
     settings = load_settings()
+    logging.config.dictConfig(logs.config(settings.log_format, settings.log_level.upper()))
     _transport(settings)  # a wrong SMTP URL ends the command before the database is touched
     _mailbox(settings)
+    if metrics_port is not None:
+        if _port_in_use(settings.host, metrics_port):
+            errors.print(f"error: port {metrics_port} is in use on {settings.host}", markup=False)
+            raise typer.Exit(1)
+        start_http_server(metrics_port, addr=settings.host)
     db = _database(bulk=True)  # resolving a campaign reads a team's contacts whole
     migrations.upgrade(db)
     secret = settings.secret_key or db.run_write(instance_secret)

@@ -47,6 +47,10 @@ class Settings:
     sns_topics: tuple[str, ...] = ()
     confirm_days: float = 7.0
     confirm_interval: float = 3600.0
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = True
+    metrics_token: str | None = None
 
     @property
     def mail_folder(self) -> Path:

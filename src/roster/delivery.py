@@ -34,6 +34,7 @@ from standardwebhooks import Webhook
 from roster.config import Settings
 from roster.core import clock, outbound
 from roster.core.errors import Invalid
+from roster.metrics import WEBHOOK_DELIVERIES
 from roster.storage.db import Database
 from roster.storage.tables import webhook_deliveries
 from roster.storage.tables import webhooks as webhook_rows
@@ -119,14 +120,16 @@ def _finish(conn: Connection, message_id: str, webhook_id: str, **values: Any) -
     )
 
 
-def record(conn: Connection, job: Job, outcome: Outcome, moment: datetime) -> None:
-    """Store what the attempt gave: delivered, retried later, given up, or the webhook disabled."""
+def record(conn: Connection, job: Job, outcome: Outcome, moment: datetime) -> str:
+    """Store what the attempt gave and say which it was: ``delivered``, ``retry`` (later),
+    ``failed`` (given up), or ``gone`` (the webhook disabled by a 410)."""
     error = outcome.error[:255] if outcome.error else None
     if outcome.delivered:
         _finish(
             conn, job.id, job.webhook_id, state="delivered", last_status=outcome.status, delivered_at=moment
         )
-    elif outcome.status == 410:
+        return "delivered"
+    if outcome.status == 410:
         conn.execute(
             update(webhook_rows)
             .where(webhook_rows.c.id == job.webhook_id)
@@ -137,17 +140,19 @@ def record(conn: Connection, job: Job, outcome: Outcome, moment: datetime) -> No
             .where(webhook_deliveries.c.webhook_id == job.webhook_id, webhook_deliveries.c.state == "pending")
             .values(state="failed", last_status=410, last_error="the endpoint answered 410 Gone")
         )
-    elif job.attempts > len(RETRY_AFTER):
+        return "gone"
+    if job.attempts > len(RETRY_AFTER):
         _finish(conn, job.id, job.webhook_id, state="failed", last_status=outcome.status, last_error=error)
-    else:
-        _finish(
-            conn,
-            job.id,
-            job.webhook_id,
-            last_status=outcome.status,
-            last_error=error,
-            next_attempt_at=moment + timedelta(seconds=RETRY_AFTER[job.attempts - 1]),
-        )
+        return "failed"
+    _finish(
+        conn,
+        job.id,
+        job.webhook_id,
+        last_status=outcome.status,
+        last_error=error,
+        next_attempt_at=moment + timedelta(seconds=RETRY_AFTER[job.attempts - 1]),
+    )
+    return "retry"
 
 
 def prune(conn: Connection, before: datetime, batch: int = PRUNE_BATCH) -> int:
@@ -236,7 +241,7 @@ class Worker:
                 for index, job in enumerate(jobs):
                     group.start_soon(attempt, index, job)
         for index, job in enumerate(jobs):
-            await self.db.write(record, job, outcomes[index], self.now())
+            WEBHOOK_DELIVERIES.labels(await self.db.write(record, job, outcomes[index], self.now())).inc()
             if not outcomes[index].delivered:
                 log.info("webhook %s message %s: %s", job.webhook_id, job.id, outcomes[index].error)
         return len(jobs)

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Route, sync_playwright
 
 from roster.core import clock, teams
 from roster.core.confirmations import ConfirmLinks
@@ -80,3 +80,23 @@ def test_confirm_a_double_opt_in_subscription_in_the_browser(
     page.close()
     confirmed = tenant.get(member).json()
     assert (confirmed["subscribed"], confirmed["pending"]) == (True, False)
+
+
+def test_the_api_docs_load_with_the_network_off(browser: Browser, live_server: str) -> None:
+    """Everything /docs needs comes from the server itself: any other address is cut off."""
+    elsewhere: list[str] = []
+
+    def only_the_server(route: Route) -> None:
+        if route.request.url.startswith(live_server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page = browser.new_page()
+    page.route("**/*", only_the_server)
+    page.goto(f"{live_server}/docs")
+    page.wait_for_selector(".swagger-ui .info .title:has-text('Roster')", timeout=15_000)
+    page.locator(".opblock-summary-path[data-path='/api/v1/audiences']").first.wait_for()
+    page.close()
+    assert elsewhere == []

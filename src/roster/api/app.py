@@ -6,20 +6,25 @@ import gc
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, Response, get
-from litestar.datastructures import State
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import CacheControlHeader, State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from roster import __version__
 from roster.api import sendex, sendx, v1
 from roster.api.common import Services
 from roster.api.errors import exception_handler
+from roster.api.observe import Observe
 from roster.api.rate_limit import RateLimit
+from roster.api.scrape import metrics
 from roster.config import Settings, load_settings
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import instance_secret
@@ -28,6 +33,7 @@ from roster.delivery import Worker
 from roster.dispatch import Dispatcher
 from roster.mail.sns import Sns
 from roster.mailbox import poller
+from roster.metrics import count_pool
 from roster.storage.db import Database
 from roster.web import confirm, pages, signup
 from roster.web import inbound as inbound_routes
@@ -49,6 +55,16 @@ async def readyz(state: State) -> Response[dict[str, str]]:
     except Exception as exc:
         return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
     return Response({"status": "ok", "database": "ok"})
+
+
+# The docs UI's scripts and styles, shipped in the package so that /docs works offline.
+DOCS_ASSETS = "/docs/assets"
+docs_assets = create_static_files_router(
+    path=DOCS_ASSETS,
+    directories=[Path(__file__).parent.parent / "web" / "static" / "swagger-ui"],
+    name="docs_assets",
+    cache_control=CacheControlHeader(max_age=86400, public=True),
+)
 
 
 def running(
@@ -102,10 +118,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     if settings.inline_worker:
         tasks += [Worker(db, settings).run, dispatcher.run]
         tasks += poller(db, settings.bounce_mailbox, settings.bounce_rules)
-    return Litestar(
+    count_pool(db.engine)
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
+            metrics,
             sendex.router,
             sendx.router,
             v1.router,
@@ -114,6 +132,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             inbound_routes.router,
             confirm.router,
             signup.router,
+            docs_assets,
         ],
         state=State(state),
         exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors, v1.errors])},
@@ -126,15 +145,29 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 "Audiences v1 at /v1 (`Authorization: Bearer sk_…`)."
             ),
             path="/docs",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path=["/", "/swagger"],
+                    js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+                )
+            ],
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
+        # Large lists and exports only: compressing a small answer costs more than it saves.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=6),
         lifespan=[running(*tasks)],
         on_startup=[_limit_threads],
         on_shutdown=[mailer.close, db.dispose, rate_limit.close, signup_limits.close],
         debug=False,
+        logging_config=None,  # the process's logging is configured once (roster.logs)
     )
+    # Around Litestar's own exception handling, so that answers without a route are seen too.
+    app.asgi_handler = Observe(app.asgi_handler, access_log=settings.access_log)
+    return app
 
 
 def served_app() -> Litestar:

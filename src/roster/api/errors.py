@@ -26,6 +26,7 @@ from litestar.exceptions import (
 )
 
 from roster.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from roster.logs import REQUEST_ID
 
 log = logging.getLogger("roster.api")
 
@@ -92,7 +93,11 @@ def classify(exc: Exception, request: Request[Any, Any, Any]) -> Problem:
         phrase = HTTPStatus(exc.status_code).phrase
         return Problem(exc.status_code, _snake(phrase), str(exc.detail), exc.headers)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return Problem(500, "internal_server_error", "an unexpected error occurred; it has been logged")
+    return Problem(
+        500,
+        "internal_server_error",
+        f"an unexpected error occurred; it has been logged with request ID {REQUEST_ID.get() or '-'}",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from roster.counting import CountStore
 from roster.mail.compose import Envelope
+from roster.metrics import MESSAGES
 
 Kind = Literal["accepted", "deferred", "rejected", "unusable"]
 ACCEPTED: Kind = "accepted"
@@ -282,7 +283,10 @@ class Mailer:
         return sum([await transport.throttle.available() for transport in self.transports])
 
     async def send(self, envelope: Envelope) -> Reply:
-        return await next(self._turn).send(envelope)
+        transport = next(self._turn)
+        reply = await transport.send(envelope)
+        MESSAGES.labels(transport.description, reply.kind).inc()
+        return reply
 
     async def close(self) -> None:
         for transport in self.transports:

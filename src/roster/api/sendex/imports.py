@@ -25,6 +25,7 @@ from litestar.response import Stream
 from roster.api.common import Ctx, PathId
 from roster.core import exports, imports, tabular
 from roster.core.errors import Invalid, NotFound
+from roster.metrics import IMPORT_ROWS
 from roster.storage.db import Database
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
@@ -45,7 +46,9 @@ async def _run_in_background(db: Database, team_id: str, job_id: str, path: str)
     def work() -> None:
         try:
             with open(path, "rb") as stream:
-                imports.run_job(db, team_id, job_id, stream)
+                job = imports.run_job(db, team_id, job_id, stream)
+            for outcome in ("created", "updated", "skipped", "failed"):
+                IMPORT_ROWS.labels(outcome).inc(getattr(job, f"{outcome}_count"))
         finally:
             os.unlink(path)
 
