@@ -467,9 +467,11 @@ def domain_add(
 def domain_verify(domain_id: str, as_json: Json = False) -> None:
     """Look up the domain's TXT record now and mark it verified if it is there."""
     row = _write(domains.get_domain, None, domain_id)
-    txt = domains.lookup_txt(domains.verification_record(row)["name"], load_settings().dns_nameserver)
-    row = _write(domains.record_verification, None, domain_id, txt)
-    _emit(as_json, _domain_payload(row), f"{row.name}: {row.status}")
+    lookup = domains.lookup_txt(domains.verification_record(row)["name"], load_settings().dns_nameserver)
+    row = _write(domains.record_verification, None, domain_id, lookup)
+    problem = domains.verification_problem(row, lookup)
+    payload = {**_domain_payload(row), "reason": problem}
+    _emit(as_json, payload, f"{row.name}: {row.status}" + (f" ({problem})" if problem else ""))
     if row.status != domains.VERIFIED:
         raise typer.Exit(1)
 

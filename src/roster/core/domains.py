@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import dns.exception
 import dns.resolver
@@ -113,11 +114,17 @@ def delete_domain(conn: Connection, team_id: str, domain_id: str) -> None:
     conn.execute(delete(domains).where(domains.c.team_id == team_id, domains.c.id == domain_id))
 
 
-def lookup_txt(name: str, nameserver: str | None = None) -> list[str]:
-    """TXT strings published at ``name``; empty when there are none or DNS cannot answer.
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The TXT strings published at a name, or why DNS gave none, in words."""
 
-    ``nameserver`` is ``host`` or ``host:port`` (``ROSTER_DNS_NAMESERVER``); default: the system's.
-    """
+    values: list[str]
+    problem: str | None = None
+
+
+def lookup_txt(name: str, nameserver: str | None = None) -> Lookup:
+    """What DNS says is published at ``name``. ``nameserver`` is ``host`` or ``host:port``
+    (``ROSTER_DNS_NAMESERVER``); default: the system's."""
     resolver = dns.resolver.Resolver(configure=nameserver is None)
     if nameserver is not None:
         host, _, port = nameserver.partition(":")
@@ -125,15 +132,35 @@ def lookup_txt(name: str, nameserver: str | None = None) -> list[str]:
         resolver.port = int(port or 53)
     try:
         answer = resolver.resolve(name, "TXT", lifetime=5.0)
-    except (dns.exception.DNSException, OSError):
-        return []
-    return [b"".join(record.strings).decode(errors="replace") for record in answer]
+    except dns.resolver.NXDOMAIN:
+        return Lookup([], f"{name} does not exist in DNS (NXDOMAIN): publish the TXT record")
+    except dns.resolver.NoAnswer:
+        return Lookup([], f"{name} exists but has no TXT record")
+    except dns.resolver.LifetimeTimeout:
+        return Lookup([], "the DNS resolver did not answer within 5 s; try again")
+    except dns.resolver.NoNameservers:
+        return Lookup([], f"no DNS server could answer for {name} (SERVFAIL or refused); try again")
+    except (dns.exception.DNSException, OSError) as exc:
+        return Lookup([], f"the DNS lookup of {name} failed: {exc}")
+    return Lookup([b"".join(record.strings).decode(errors="replace") for record in answer])
 
 
-def record_verification(conn: Connection, team_id: str | None, domain_id: str, txt: list[str]) -> Record:
-    """Mark the domain verified if ``txt`` (looked up by the caller) holds its record."""
+def verification_problem(domain: Record, lookup: Lookup) -> str | None:
+    """Why ``lookup`` does not verify the domain; ``None`` when it does (or already did)."""
+    if domain.status == VERIFIED:
+        return None
+    if lookup.problem is not None:
+        return lookup.problem
+    record = verification_record(domain)
+    if record["value"] not in lookup.values:
+        return f"the TXT records at {record['name']} do not include {record['value']}"
+    return None
+
+
+def record_verification(conn: Connection, team_id: str | None, domain_id: str, lookup: Lookup) -> Record:
+    """Mark the domain verified if ``lookup`` (made by the caller) found its record."""
     domain = get_domain(conn, team_id, domain_id)
-    if domain.status != VERIFIED and verification_record(domain)["value"] in txt:
+    if domain.status != VERIFIED and verification_record(domain)["value"] in lookup.values:
         conn.execute(
             update(domains).where(domains.c.id == domain_id).values(status=VERIFIED, verified_at=now())
         )

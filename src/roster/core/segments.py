@@ -9,6 +9,7 @@ A rule is one JSON object (the grammar, with examples, is in docs/segments.md)::
     {"field": "unsubscribed" | "bounced" | "spam" | "blocked" | "dropped", "op": "is", "value": true}
     {"customField": "field_…", "op": …, "value": …}   the ops of the field's type
     {"tag": "tag_…"}   {"list": "list_…"} (optionally "subscribed": bool)   {"topic": "topic_…"}
+    (a tag or list may be named by its name when the rule is saved; it is kept by ID)
 
 ``compile_rule`` checks a tree against the team's tags, lists, topics and fields and
 turns it into a SQLAlchemy expression over ``contacts``. User values only ever become
@@ -196,16 +197,37 @@ class _Compiler:
             raise Invalid(path, f"{kind} `{object_id}` not found")
         return row
 
+    def _find_named(self, table: Any, kind: str, rule: dict[str, Any], path: str) -> Record | None:
+        """As ``_find``, but a rule being saved may name the tag or list by its name: the name
+        is replaced by the ID in the rule, so that the saved rule survives a rename."""
+        named = rule[kind]
+        if self.strict and isinstance(named, str) and not named.startswith(f"{kind}_"):
+            # Tag names are unique in a team (case aside); list names need not be.
+            by_name = (
+                table.c.name_normalized == named.lower()
+                if "name_normalized" in table.c
+                else table.c.name == named
+            )
+            rows = self.conn.execute(
+                select(table).where(table.c.team_id == self.team_id, by_name).limit(2)
+            ).all()
+            if len(rows) > 1:
+                raise Invalid(path, f"more than one {kind} is named `{named}`: use its ID")
+            if rows:
+                rule[kind] = rows[0].id
+                return rows[0]
+        return self._find(table, kind, named, path)
+
     def tag(self, rule: dict[str, Any], path: str) -> ColumnElement[bool]:
         self._only(rule, {"tag"}, path)
-        tag = self._find(tags, "tag", rule["tag"], f"{path}.tag")
+        tag = self._find_named(tags, "tag", rule, f"{path}.tag")
         if tag is None:
             return false()
         return exists().where(contact_tags.c.contact_id == contacts.c.id, contact_tags.c.tag_id == tag.id)
 
     def list_(self, rule: dict[str, Any], path: str) -> ColumnElement[bool]:
         self._only(rule, {"list", "subscribed"}, path)
-        audience = self._find(audiences, "list", rule["list"], f"{path}.list")
+        audience = self._find_named(audiences, "list", rule, f"{path}.list")
         if audience is None:
             return false()
         condition = and_(memberships.c.contact_id == contacts.c.id, memberships.c.audience_id == audience.id)

@@ -197,3 +197,21 @@ def test_segments_are_live_and_rules_are_checked(tenant: Tenant, seeded: dict[st
     # A tag deleted after the segment was saved matches no one; the segment still works.
     assert tenant.sendx("DELETE", f"/tag/{seeded['tags']['vip']}").status_code == 200
     assert tenant.sendx("GET", count).json()["count"] == 4
+
+
+def test_a_rule_may_name_its_tag_and_list_by_name(tenant: Tenant, seeded: dict[str, Any]) -> None:
+    list_name = tenant.get(f"/api/v1/audiences/{seeded['audience']}").json()["name"]
+    created = tenant.sendx(
+        "POST", "/segment", json={"name": "By name", "rules": {"all": [{"tag": "VIP"}, {"list": list_name}]}}
+    )
+    assert created.status_code == 201, created.text
+    segment = created.json()
+    # Kept by ID, so that renaming the tag keeps the segment.
+    assert segment["rules"] == {"all": [{"tag": seeded["tags"]["vip"]}, {"list": seeded["audience"]}]}
+    assert tenant.sendx("PUT", f"/tag/{seeded['tags']['vip']}", json={"name": "gold"}).status_code == 200
+    found = tenant.sendx("GET", f"/segment/{segment['id']}/contacts", params={"limit": 100}).json()
+    assert {c["id"] for c in found} == {seeded["ids"]["ada"], seeded["ids"]["grace"]}
+
+    unknown = tenant.sendx("POST", "/segment", json={"name": "Nope", "rules": {"tag": "no-such-tag"}})
+    assert unknown.status_code == 400
+    assert "tag `no-such-tag` not found" in unknown.json()["message"]

@@ -45,8 +45,9 @@ class DomainController(Controller):
         domain = await ctx.db.read(domains.get_domain, ctx.team_id, domain_id)
         record = domains.verification_record(domain)
         nameserver = ctx.settings.dns_nameserver
-        txt = await anyio.to_thread.run_sync(domains.lookup_txt, record["name"], nameserver)
-        return render.domain(await ctx.db.write(domains.record_verification, ctx.team_id, domain_id, txt))
+        lookup = await anyio.to_thread.run_sync(domains.lookup_txt, record["name"], nameserver)
+        domain = await ctx.db.write(domains.record_verification, ctx.team_id, domain_id, lookup)
+        return render.domain(domain, domains.verification_problem(domain, lookup))
 
 
 class ApiKeyController(Controller):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from roster.api.sendex import schemas
 from roster.core.clock import iso
 from roster.core.domains import dns_records
@@ -48,13 +50,15 @@ def topic(row: Mapping[str, Any]) -> schemas.Topic:
     )
 
 
-def domain(row: Record) -> schemas.Domain:
+def domain(row: Record, problem: str | None = None) -> schemas.Domain:
+    """``problem``: why a verification just made did not succeed."""
     return schemas.Domain(
         id=row.id,
         name=row.name,
         status=row.status,
         created_at=iso(row.created_at),
         records=[schemas.DomainRecord(**record) for record in dns_records(row)],
+        status_reason=problem if problem is not None else msgspec.UNSET,
     )
 
 

@@ -142,6 +142,9 @@ class Domain(Struct):
     status: str
     created_at: str
     records: list[DomainRecord]
+    # After a verification that failed: why (no such name, no TXT record, a wrong value,
+    # DNS not answering). An extension.
+    status_reason: str | UnsetType = UNSET
 
 
 class DomainList(Struct):
