@@ -12,6 +12,8 @@ import multiprocessing
 import os
 import shutil
 import socket
+import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -305,6 +307,51 @@ def migrate(as_json: Json = False) -> None:
     _emit(
         as_json, {"status": "ok", "database": db.url, "from": before, "to": after, "applied": applied}, human
     )
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The file to write; it must not exist yet.")],
+    as_json: Json = False,
+) -> None:
+    """Copy the whole database into one file, consistent while servers run: on SQLite a copy
+    of the database (SQLite's online backup), on PostgreSQL a pg_dump archive (custom format).
+    docs/operations.md says how to restore either."""
+    settings = load_settings()
+    if path.exists():
+        errors.print(f"error: {path} exists; choose a new file", markup=False, highlight=False)
+        raise typer.Exit(1)
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        try:
+            with sqlite3.connect(path) as target:
+                source.backup(target)
+            target.close()
+        finally:
+            source.close()
+    else:
+        pg_dump = shutil.which("pg_dump")
+        if pg_dump is None:
+            errors.print("error: pg_dump is not installed (Debian: postgresql-client)", markup=False)
+            raise typer.Exit(1)
+        # The password goes in the environment, not on a command line others can list.
+        libpq = url.set(drivername="postgresql", password=None).render_as_string()
+        env = {**os.environ, **({"PGPASSWORD": str(url.password)} if url.password else {})}
+        done = subprocess.run(  # noqa: S603 - the operator's own database URL, no shell
+            [pg_dump, "--format=custom", "--no-owner", f"--file={path}", libpq],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        if done.returncode != 0:
+            path.unlink(missing_ok=True)
+            reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+            errors.print(f"error: pg_dump: {reason}", markup=False, highlight=False)
+            raise typer.Exit(1)
+    size = path.stat().st_size
+    _emit(as_json, {"path": str(path), "bytes": size}, f"Wrote {path} ({size:,} bytes).")
 
 
 @audience_app.command("create")
