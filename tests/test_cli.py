@@ -258,3 +258,34 @@ def test_migrate_says_what_it_applied_and_lists_come_out_whole(tmp_path: Path, d
     assert re.fullmatch(r"key_[0-9A-Za-z]{22}", keys[0].split("\t")[0])
     refused = run_roster(env, "audience", "list", "--team", "team_bogus")
     assert (refused.returncode, refused.stderr.strip()) == (1, "error: team `team_bogus` not found")
+
+
+UNKNOWN = [
+    ("key", "revoke", "key_bogus"),
+    ("key", "list", "--team", "team_bogus"),
+    ("audience", "list", "--team", "team_bogus"),
+    ("campaign", "list", "--team", "team_bogus"),
+    ("domain", "add", "--team", "team_bogus", "bogus.example"),
+    ("domain", "verify", "domain_bogus"),
+    ("suppression", "list", "--team", "team_bogus"),
+    ("contact", "consent", "a@example.com", "--team", "team_bogus"),
+]
+
+
+def test_unknown_ids_are_one_line_errors_in_every_command(database_url: str) -> None:
+    env = {"ROSTER_DATABASE_URL": database_url}
+    for command in UNKNOWN:
+        plain = run_roster(env, *command)
+        assert plain.returncode == 1, (command, plain.stdout, plain.stderr)
+        assert plain.stdout == ""
+        assert len(plain.stderr.strip().splitlines()) == 1, plain.stderr
+        assert plain.stderr.startswith("error: ")
+        assert "not found" in plain.stderr
+        if command[0] not in ("key", "campaign"):
+            continue  # --json is the same code for every command: two of them show it
+        as_json = run_roster(env, *command, "--json")
+        assert as_json.returncode == 1
+        assert json.loads(as_json.stderr) == {
+            "error": plain.stderr.strip().removeprefix("error: "),
+            "exit_code": 1,
+        }

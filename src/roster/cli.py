@@ -1,7 +1,9 @@
 """``roster``: serve, deliver webhooks and campaigns, migrate, and manage teams, members, keys,
 domains and campaigns.
 
-Every command takes ``--json`` and then prints exactly one JSON object on stdout.
+Every command that reports takes ``--json`` and then prints exactly one JSON object on stdout;
+an error is one line on stderr (a JSON object ``{"error", "exit_code"}`` with ``--json``).
+``export contacts`` and ``mail show`` print the data itself.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -90,6 +92,20 @@ def _database(*, bulk: bool = False) -> Database:
     return Database(load_settings().database_url, mmap_bytes=0 if bulk else MMAP_BYTES)
 
 
+def _say_error(message: str, code: int) -> None:
+    """One line on stderr: ``error: …``, or a JSON object when the command was given --json."""
+    if "--json" in sys.argv[1:]:
+        print(json.dumps({"error": message, "exit_code": code}), file=sys.stderr, flush=True)
+    else:
+        errors.print(f"error: {message}", markup=False, highlight=False)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """End the command: ``message`` as one line on stderr, exit status ``code``."""
+    _say_error(message, code)
+    raise typer.Exit(code)
+
+
 def _write(fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run one core call in a transaction of a migrated database; errors end the command."""
     db = _database()
@@ -98,8 +114,7 @@ def _write(fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs:
         with consent.acting(consent.Source(consent.CLI)):
             return db.run_write(fn, *args, **kwargs)
     except RosterError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
+        _fail(exc.message, 1)
     finally:
         db.dispose()
 
@@ -152,13 +167,11 @@ def serve(
         os.environ["ROSTER_PORT"] = str(port)
     settings = load_settings()
     if not share_port and _port_in_use(settings.host, settings.port):
-        errors.print(
-            f"error: port {settings.port} is in use on {settings.host}: stop what listens there, choose "
+        _fail(
+            f"port {settings.port} is in use on {settings.host}: stop what listens there, choose "
             "another (--port, ROSTER_PORT), or add --share-port to split requests with it",
-            markup=False,
-            highlight=False,
+            1,
         )
-        raise typer.Exit(1)
     created = _write(_bootstrap)
     url = settings.base_url
     transport = _transport(settings) if settings.inline_worker else None
@@ -218,8 +231,7 @@ def _transport(settings: Settings) -> str:
     try:
         return mailer_from(settings.smtp_url, settings.mail_folder).description
     except ValueError as exc:
-        errors.print(f"[red]error:[/red] ROSTER_SMTP_URL: {exc}")
-        raise typer.Exit(2) from None
+        _fail(f"ROSTER_SMTP_URL: {exc}", 2)
 
 
 def _mailbox(settings: Settings) -> None:
@@ -230,8 +242,7 @@ def _mailbox(settings: Settings) -> None:
         if settings.bounce_mailbox:
             Mailbox.parse(settings.bounce_mailbox)
     except ValueError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _fail(str(exc), 2)
 
 
 @app.command()
@@ -258,8 +269,7 @@ def worker(
     _mailbox(settings)
     if metrics_port is not None:
         if _port_in_use(settings.host, metrics_port):
-            errors.print(f"error: port {metrics_port} is in use on {settings.host}", markup=False)
-            raise typer.Exit(1)
+            _fail(f"port {metrics_port} is in use on {settings.host}", 1)
         start_http_server(metrics_port, addr=settings.host)
     db = _database(bulk=True)  # resolving a campaign reads a team's contacts whole
     migrations.upgrade(db)
@@ -319,8 +329,7 @@ def backup(
     docs/operations.md says how to restore either."""
     settings = load_settings()
     if path.exists():
-        errors.print(f"error: {path} exists; choose a new file", markup=False, highlight=False)
-        raise typer.Exit(1)
+        _fail(f"{path} exists; choose a new file", 1)
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
@@ -333,8 +342,7 @@ def backup(
     else:
         pg_dump = shutil.which("pg_dump")
         if pg_dump is None:
-            errors.print("error: pg_dump is not installed (Debian: postgresql-client)", markup=False)
-            raise typer.Exit(1)
+            _fail("pg_dump is not installed (Debian: postgresql-client)", 1)
         # The password goes in the environment, not on a command line others can list.
         libpq = url.set(drivername="postgresql", password=None).render_as_string()
         env = {**os.environ, **({"PGPASSWORD": str(url.password)} if url.password else {})}
@@ -348,8 +356,7 @@ def backup(
         if done.returncode != 0:
             path.unlink(missing_ok=True)
             reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-            errors.print(f"error: pg_dump: {reason}", markup=False, highlight=False)
-            raise typer.Exit(1)
+            _fail(f"pg_dump: {reason}", 1)
     size = path.stat().st_size
     _emit(as_json, {"path": str(path), "bytes": size}, f"Wrote {path} ({size:,} bytes).")
 
@@ -495,7 +502,7 @@ def domain_add(
     as_json: Json = False,
 ) -> None:
     """Add a sending domain (pending until its TXT record is found, unless --verified)."""
-    row = _write(domains.add_domain, team, name, verified=verified)
+    row = _write(_team_then(domains.add_domain), team, name, verified=verified)
     record, dkim = domains.verification_record(row), domains.dkim_record(row)
     human = f"Added {row.name} ({row.id}), {row.status}."
     if row.status != domains.VERIFIED:
@@ -550,6 +557,7 @@ def campaign_list(team: TeamId, as_json: Json = False) -> None:
     """A team's campaigns, oldest first, with what their sending did so far."""
 
     def reports(conn: Connection) -> list[dict[str, Any]]:
+        teams.get_team(conn, team)
         rows = campaigns.page_campaigns(conn, team, 0, 1000)
         return [_campaign_payload(campaigns.campaign_report(conn, team, view.row.id)) for view in rows]
 
@@ -638,11 +646,11 @@ def main() -> None:
         if os.environ.get("ROSTER_DEBUG", "") not in ("", "0"):
             raise
         if isinstance(exc, SettingsError):
-            errors.print(f"error: {exc}", markup=False, highlight=False)
+            _say_error(str(exc), 2)
             sys.exit(2)
         url = make_url(load_settings().database_url).render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        errors.print(f"error: cannot use the database {url}: {reason}", markup=False, highlight=False)
+        _say_error(f"cannot use the database {url}: {reason}", 1)
         sys.exit(1)
 
 
@@ -657,8 +665,7 @@ def _column_map(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         column, sep, target = pair.rpartition("=")
         if not sep or not column.strip() or not target.strip():
-            errors.print(f"[red]error:[/red] --column takes COLUMN=FIELD, not `{pair}`")
-            raise typer.Exit(2)
+            _fail(f"--column takes COLUMN=FIELD, not `{pair}`", 2)
         mapped[column.strip()] = target.strip()
     return mapped
 
@@ -712,8 +719,7 @@ def import_contacts(
                 job = _import_with_progress(db, team, job.id, stream, file.stat().st_size)
         shown = db.run_read(imports.job_errors, team, job.id, imports.MAX_ERRORS_SHOWN)
     except RosterError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
+        _fail(exc.message, 1)
     finally:
         db.dispose()
     payload = imports.describe(job, shown)
@@ -776,8 +782,7 @@ def export_contacts(
             for chunk in chunks:
                 out.write(chunk)
     except RosterError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
+        _fail(exc.message, 1)
     finally:
         db.dispose()
 
@@ -837,8 +842,7 @@ def mail_show(message: Annotated[str, typer.Argument(help="inbound_… ID")]) ->
     """Print a received report as it came."""
     row = _write(inbound.get, message)
     if row is None:
-        errors.print(f"[red]error:[/red] report `{message}` not found")
-        raise typer.Exit(1)
+        _fail(f"report `{message}` not found", 1)
     sys.stdout.buffer.write(bytes(row.raw))
 
 
@@ -863,9 +867,9 @@ def contact_consent(
 def _team_then(fn: Callable[..., T]) -> Callable[..., T]:
     """``fn`` called for an existing team only (an unknown team is an error, not nothing)."""
 
-    def run(conn: Connection, team_id: str, *args: Any) -> T:
+    def run(conn: Connection, team_id: str, *args: Any, **kwargs: Any) -> T:
         teams.get_team(conn, team_id)
-        return fn(conn, team_id, *args)
+        return fn(conn, team_id, *args, **kwargs)
 
     return run
 
@@ -924,8 +928,7 @@ def contact_erase(
     """Erase the contact and everything about it (GDPR art. 17); only a hash of the address
     stays, on the suppression list."""
     if not yes:
-        errors.print("[red]error:[/red] erasure cannot be undone: add --yes to confirm")
-        raise typer.Exit(1)
+        _fail("erasure cannot be undone: add --yes to confirm", 1)
     contact_id = _write(_team_then(persons.erase), team, identifier, yes)
     db = _database()
     try:
