@@ -303,6 +303,10 @@ def table(results: dict[str, dict[str, Result]]) -> str:
 
 
 def main() -> None:
+    # One key seals the run's secrets, for this process and the servers it starts.
+    os.environ.setdefault(
+        "ROSTER_KEY_FILE", str(Path(tempfile.mkdtemp(prefix="roster-bench-")) / "roster.key")
+    )
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--contacts", type=int, default=100_000)

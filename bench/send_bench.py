@@ -264,6 +264,10 @@ def roster_run(
 
 
 def main() -> None:
+    # One key seals the run's secrets, for this process and the servers it starts.
+    os.environ.setdefault(
+        "ROSTER_KEY_FILE", str(Path(tempfile.mkdtemp(prefix="roster-bench-")) / "roster.key")
+    )
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

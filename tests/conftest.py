@@ -26,6 +26,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy.engine import make_url
 
+from roster import sealing
 from roster.api.app import create_app
 from roster.config import Settings
 from roster.core import domains, teams
@@ -100,13 +101,24 @@ def counts_drift(db: Database) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="session")
-def db(database_url: str) -> Iterator[Database]:
+def db(database_url: str, key_file: Path) -> Iterator[Database]:
     database = Database(database_url)
     upgrade(database)
+    # Tests that call the core directly seal secrets as the servers do.
+    sealing.use(sealing.keyring_for(Settings(database_url, "127.0.0.1", 8000, key_file=str(key_file))))
     yield database
     # Every path that changed a membership during the run kept the counters exact.
     assert counts_drift(database) == []
     database.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The key that seals the run's secrets, for this process and every server and worker it
+    starts (roster.sealing): never a file in the repository or the home folder."""
+    path = tmp_path_factory.mktemp("keys") / "roster.key"
+    os.environ["ROSTER_KEY_FILE"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -119,7 +131,7 @@ def mail_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, mail_folder: Path) -> Settings:
+def settings(database_url: str, mail_folder: Path, key_file: Path) -> Settings:
     return Settings(
         database_url=database_url,
         host="127.0.0.1",
@@ -129,6 +141,8 @@ def settings(database_url: str, mail_folder: Path) -> Settings:
         dns_nameserver=None,
         webhook_allow_private=True,
         worker="off",  # webhook and sending tests run the workers themselves, on their own clock
+        auth_failure_limit="off",  # the suite tries many wrong keys from one client on purpose
+        key_file=str(key_file),
         mail_dir=str(mail_folder),
     )
 
@@ -225,7 +239,13 @@ def free_port() -> int:
 def serving(database_url: str, log: Path, *args: str, **env: str) -> Iterator[str]:
     """``roster serve`` in a real process (granian) on the test database; yields its base URL."""
     port = free_port()
-    environment = {**os.environ, "ROSTER_DATABASE_URL": database_url, "ROSTER_PORT": str(port), **env}
+    environment = {
+        **os.environ,
+        "ROSTER_DATABASE_URL": database_url,
+        "ROSTER_PORT": str(port),
+        "ROSTER_AUTH_FAILURE_LIMIT": "off",  # as in the app of the suite (settings)
+        **env,
+    }
     environment.pop("ROSTER_PUBLIC_URL", None)
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from roster import __version__, logs, metrics
+from roster import __version__, logs, metrics, sealing
 from roster.config import Settings, SettingsError, load_settings
 from roster.core import (
     audiences,
@@ -77,6 +77,8 @@ suppression_app = typer.Typer(
     help="The team's suppression list: addresses never mailed.", no_args_is_help=True
 )
 app.add_typer(suppression_app, name="suppression")
+secrets_app = typer.Typer(help="The key sealing the secrets kept in the database.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 mail_app = typer.Typer(help="Bounce and complaint reports received.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
 
@@ -88,8 +90,11 @@ TeamId = Annotated[str, typer.Option("--team", help="Team ID (team_…).")]
 
 
 def _database(*, bulk: bool = False) -> Database:
-    """The configured database; ``bulk`` for commands that read it whole (no memory map)."""
-    return Database(load_settings().database_url, mmap_bytes=0 if bulk else MMAP_BYTES)
+    """The configured database, with the keys of its sealed secrets; ``bulk`` for commands
+    that read it whole (no memory map)."""
+    settings = load_settings()
+    sealing.use(sealing.keyring_for(settings))
+    return Database(settings.database_url, mmap_bytes=0 if bulk else MMAP_BYTES)
 
 
 def _say_error(message: str, code: int) -> None:
@@ -111,6 +116,7 @@ def _write(fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs:
     db = _database()
     try:
         migrations.upgrade(db)
+        db.run_write(sealing.check)  # never seal with a key the servers lack
         with consent.acting(consent.Source(consent.CLI)):
             return db.run_write(fn, *args, **kwargs)
     except RosterError as exc:
@@ -273,6 +279,7 @@ def worker(
         start_http_server(metrics_port, addr=settings.host)
     db = _database(bulk=True)  # resolving a campaign reads a team's contacts whole
     migrations.upgrade(db)
+    db.run_write(sealing.seal_all)
     secret = settings.secret_key or db.run_write(instance_secret)
     dispatcher = Dispatcher.from_settings(db, settings, secret)
     transport = dispatcher.mailer.description
@@ -359,6 +366,36 @@ def backup(
             _fail(f"pg_dump: {reason}", 1)
     size = path.stat().st_size
     _emit(as_json, {"path": str(path), "bytes": size}, f"Wrote {path} ({size:,} bytes).")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(as_json: Json = False) -> None:
+    """Seal every secret in the database again under a new key. With a key file: a new key is
+    made, and the file keeps it alone once all is sealed. With ROSTER_SECRET_KEY: under its
+    current value, opening what the old one sealed with ROSTER_PREVIOUS_SECRET_KEY. Restart
+    the servers and workers afterwards: they keep the key they started with."""
+    settings = load_settings()
+    db = _database()
+    try:
+        migrations.upgrade(db)
+        if settings.secret_key:
+            count = db.run_write(sealing.seal_all, sealing.keyring_for(settings), again=True)
+            where = "ROSTER_SECRET_KEY"
+        else:
+            path = sealing.key_file(settings)
+            old = sealing.read_keys(path)
+            new = sealing.new_key()
+            sealing.write_keys(path, [new, *old])  # should this stop midway, both keys still open
+            count = db.run_write(sealing.seal_all, sealing.Keyring([new, *old]), again=True)
+            sealing.write_keys(path, [new])
+            where = str(path)
+    finally:
+        db.dispose()
+    _emit(
+        as_json,
+        {"sealed": count, "key": where},
+        f"Sealed {count} secrets again under the new key in {where}; restart the servers and workers.",
+    )
 
 
 @audience_app.command("create")

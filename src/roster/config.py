@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
@@ -30,8 +31,12 @@ class Settings:
     port: int
     public_url: str | None = None
     secret_key: str | None = None
+    previous_secret_key: str | None = None
+    key_file: str | None = None
     dns_nameserver: str | None = None
     rate_limit: str | None = None
+    auth_failure_limit: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
     redis_url: str | None = None
     webhook_allow_private: bool = False
     worker: Literal["auto", "inline", "off"] = "auto"
@@ -53,15 +58,20 @@ class Settings:
     metrics_token: str | None = None
 
     @property
+    def sqlite_folder(self) -> Path | None:
+        """The folder of the SQLite database file; ``None`` on PostgreSQL."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).resolve().parent
+        return None
+
+    @property
     def mail_folder(self) -> Path:
         """Where messages are written with no SMTP relay: ``ROSTER_MAIL_DIR``, else ``mail/``
         beside the SQLite file (or in the working directory)."""
         if self.mail_dir:
             return Path(self.mail_dir)
-        url = make_url(self.database_url)
-        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            return Path(url.database).resolve().parent / "mail"
-        return Path("mail").resolve()
+        return (self.sqlite_folder or Path.cwd()) / "mail"
 
     @property
     def inline_worker(self) -> bool:
@@ -103,8 +113,9 @@ def load_settings() -> Settings:
         value = env.get(f"ROSTER_{field.name.upper()}") or _REQUIRED.get(field.name)
         if value is not None:
             raw[field.name] = value
-    if "sns_topics" in raw:
-        raw["sns_topics"] = [arn.strip() for arn in raw["sns_topics"].split(",") if arn.strip()]
+    for listed in ("sns_topics", "trusted_proxies"):
+        if listed in raw:
+            raw[listed] = [item.strip() for item in raw[listed].split(",") if item.strip()]
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -134,13 +145,23 @@ def _check(settings: Settings) -> None:
         )
     if not 0 < settings.port < 65536:
         raise SettingsError(f"ROSTER_PORT must be a port number, 1 to 65535 (it is {settings.port})")
-    if settings.rate_limit and settings.rate_limit.strip().lower() != "off":
+    for name in ("rate_limit", "auth_failure_limit"):
+        spec = getattr(settings, name)
+        if spec and spec.strip().lower() != "off":
+            try:
+                parse(spec)
+            except ValueError:
+                raise SettingsError(
+                    f"ROSTER_{name.upper()} must be a count per window, like 6000/minute or 100/second, "
+                    f"or off (it is {spec!r})"
+                ) from None
+    for proxy in settings.trusted_proxies:
         try:
-            parse(settings.rate_limit)
+            ip_network(proxy, strict=False)
         except ValueError:
             raise SettingsError(
-                f"ROSTER_RATE_LIMIT must be a count per window, like 6000/minute or 100/second, "
-                f"or off (it is {settings.rate_limit!r})"
+                f"ROSTER_TRUSTED_PROXIES must be IP addresses or networks, comma-separated, like "
+                f"10.0.0.0/8,192.0.2.7 (it holds {proxy[:60]!r})"
             ) from None
     for name in ("send_max_failures", "soft_bounces"):
         if getattr(settings, name) < 1:

@@ -31,8 +31,9 @@ import httpx
 from sqlalchemy import Connection, delete, select, tuple_, update
 from standardwebhooks import Webhook
 
+from roster import sealing
 from roster.config import Settings
-from roster.core import clock, outbound
+from roster.core import clock, idempotency, outbound
 from roster.core.errors import Invalid
 from roster.metrics import WEBHOOK_DELIVERIES
 from roster.storage.db import Database
@@ -106,7 +107,7 @@ def claim(conn: Connection, moment: datetime, batch: int = BATCH) -> list[Job]:
             .values(state="failed", last_error="the webhook is disabled")
         )
     return [
-        Job(row.id, row.webhook_id, row.url, row.secret, row.payload, row.attempts + 1)
+        Job(row.id, row.webhook_id, row.url, sealing.unseal(row.secret), row.payload, row.attempts + 1)
         for row in due
         if row.enabled
     ]
@@ -222,6 +223,8 @@ class Worker:
         if self.pruned is not None and moment - self.pruned < PRUNE_EVERY:
             return
         if await self.db.write(prune, moment - KEEP) < PRUNE_BATCH:
+            # Idempotency keys older than a day answer no retry any more (core/idempotency.py).
+            await self.db.write(idempotency.prune, moment - idempotency.KEEP)
             self.pruned = moment
 
     async def run_once(self) -> int:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
+from roster import sealing
 from roster.config import Settings
 from roster.core import clock, confirmations, sending
 from roster.core.campaigns import SENDING
@@ -56,7 +57,7 @@ def signer_of(domain: Record | None) -> Signer | None:
     """The DKIM signer of a verified sending domain with its key, if there is one."""
     if domain is None or not domain.dkim_private_key:
         return None
-    return Signer(domain.name, domain.dkim_selector, domain.dkim_private_key.encode())
+    return Signer(domain.name, domain.dkim_selector, sealing.unseal(domain.dkim_private_key).encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,9 @@ def test_the_services_settings_are_ones_roster_takes(monkeypatch: pytest.MonkeyP
         assert settings.smtp_url is not None
         assert parse_smtp_url(settings.smtp_url).host == "mailpit"
         assert compose()["services"][name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        # Every process seals with one key: the key file lies on a volume they share.
+        assert settings.key_file == "/data/roster.key"
+        assert "roster-data:/data" in compose()["services"][name]["volumes"]
 
 
 def test_the_image_runs_as_a_user_and_checks_its_health() -> None:

@@ -18,8 +18,9 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from roster import __version__
+from roster import __version__, sealing
 from roster.api import sendex, sendx, v1
+from roster.api.clients import networks
 from roster.api.common import Services
 from roster.api.errors import exception_handler
 from roster.api.observe import Observe
@@ -99,10 +100,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     """Build the app for one process. The database must already be migrated."""
     settings = settings or load_settings()
     db = db or Database(settings.database_url)
+    sealing.use(sealing.keyring_for(settings))
+    db.run_write(sealing.seal_all)  # secrets written before sealing existed
     secret = settings.secret_key or db.run_write(instance_secret)
     db.run_write(instance_secret, "suppression_key")  # made here, so that no read has to write it
     links = PreferenceLinks(base_url=settings.base_url, secret=secret)
-    rate_limit = RateLimit(settings.rate_limit, settings.redis_url)
+    rate_limit = RateLimit(settings.rate_limit, settings.redis_url, settings.auth_failure_limit)
     dispatcher = Dispatcher.from_settings(db, settings, secret)
     mailer = dispatcher.mailer
     hits = HitRecorder(db)
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     services = Services(
         settings, db, links, rate_limit, mailer, tracking, hits, sns,
         dispatcher.confirm_links, timedelta(days=settings.confirm_days), signup_limits,
+        networks(settings.trusted_proxies),
     )  # fmt: skip
     state = {"services": services}
     tasks = [hits.run]
@@ -166,7 +170,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         logging_config=None,  # the process's logging is configured once (roster.logs)
     )
     # Around Litestar's own exception handling, so that answers without a route are seen too.
-    app.asgi_handler = Observe(app.asgi_handler, access_log=settings.access_log)
+    app.asgi_handler = Observe(
+        app.asgi_handler, access_log=settings.access_log, fields=settings.log_format == "json"
+    )
     return app
 
 

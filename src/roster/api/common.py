@@ -15,11 +15,12 @@ from litestar.dto import MsgspecDTO
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
+from roster.api.clients import Network, client_address
 from roster.api.rate_limit import RateLimit
 from roster.config import Settings
 from roster.core import consent, teams
 from roster.core.confirmations import ConfirmLinks
-from roster.core.errors import Invalid
+from roster.core.errors import Invalid, Unauthorized
 from roster.core.named import CONTROL, CONTROL_MESSAGE
 from roster.core.preferences import PreferenceLinks
 from roster.core.teams import Principal
@@ -48,6 +49,7 @@ class Services:
     confirm_links: ConfirmLinks
     confirm_expiry: timedelta
     signup_limits: SignupLimits
+    trusted_proxies: tuple[Network, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +108,15 @@ def api_key_auth(read_token: TokenReader, *, full_access: bool) -> Callable[...,
 
     async def authenticate(request: Request[Any, Any, Any]) -> None:
         services: Services = request.app.state.services
-        principal = await teams.authenticate(services.db, read_token(request))
-        await services.rate_limit.hit(principal.key_id)
+        limits = services.rate_limit
+        client = client_address(request.scope, services.trusted_proxies)
+        await limits.check_client(client)
+        try:
+            principal = await teams.authenticate(services.db, read_token(request))
+        except Unauthorized:
+            await limits.failed(client)
+            raise
+        request.state.response_headers = await limits.hit(principal.key_id)
         if full_access:
             principal.require_full_access()
         request.state.principal = principal

@@ -9,6 +9,7 @@ import dns.exception
 import dns.resolver
 from sqlalchemy import Connection, delete, exists, insert, select, update
 
+from roster import sealing
 from roster.core.clock import now
 from roster.core.dkim import new_key_pair
 from roster.core.errors import Conflict, Invalid, NotFound
@@ -78,7 +79,7 @@ def add_domain(conn: Connection, team_id: str, name: str, *, verified: bool = Fa
             created_at=stamp,
             verified_at=stamp if verified else None,
             dkim_selector=key.selector,
-            dkim_private_key=key.private_pem,
+            dkim_private_key=sealing.seal(key.private_pem),
             dkim_public_key=key.public_base64,
         )
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from roster import sealing
 from roster.core.clock import now
 from roster.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from roster.ids import new_id, random_token
@@ -150,12 +151,13 @@ async def authenticate(db: Database, token: str | None) -> Principal:
 
 
 def instance_secret(conn: Connection, name: str = "secret_key") -> str:
-    """A secret kept in the database, generated on first use (by whichever process asks
-    first): the signing secret, or the key of the suppression list's hashes."""
+    """A secret kept in the database (sealed), generated on first use (by whichever process
+    asks first): the signing secret, or the key of the suppression list's hashes."""
     query = select(instance_settings.c.value).where(instance_settings.c.key == name)
     value = conn.execute(query).scalar()
     if value is None:
-        made = upsert_statement(conn, instance_settings).values(key=name, value=secrets.token_urlsafe(48))
+        sealed = sealing.seal(secrets.token_urlsafe(48))
+        made = upsert_statement(conn, instance_settings).values(key=name, value=sealed)
         conn.execute(made.on_conflict_do_nothing(index_elements=[instance_settings.c.key]))
         value = conn.execute(query).scalar_one()
-    return str(value)
+    return sealing.unseal(str(value))

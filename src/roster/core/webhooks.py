@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from roster import sealing
 from roster.core import outbound
 from roster.core.clock import now
 from roster.core.errors import Invalid
@@ -51,7 +52,12 @@ def create_webhook(conn: Connection, team_id: str, fields: Mapping[str, Any]) ->
     stamp = now()
     conn.execute(
         insert(webhooks).values(
-            id=webhook_id, team_id=team_id, secret=new_secret(), created_at=stamp, updated_at=stamp, **values
+            id=webhook_id,
+            team_id=team_id,
+            secret=sealing.seal(new_secret()),
+            created_at=stamp,
+            updated_at=stamp,
+            **values,
         )
     )
     return get_webhook(conn, team_id, webhook_id)

@@ -587,7 +587,7 @@ webhooks = Table(
     _team(),
     Column("url", String(2048), nullable=False),
     Column("enabled", Boolean, nullable=False),
-    Column("secret", String(64), nullable=False),
+    Column("secret", Text, nullable=False),  # sealed (roster.sealing): longer than the secret
     Column("contact_created", Boolean, nullable=False),
     Column("unsubscribed", Boolean, nullable=False),
     Column("bounced", Boolean, nullable=False),
@@ -672,3 +672,23 @@ def declared_on(dialect_name: str) -> Callable[..., bool]:
         return not other and not (name or "").startswith("contacts_search")
 
     return declared
+
+
+# The answer to a POST sent with an ``Idempotency-Key``, kept 24 hours so that a retry gets the
+# same answer instead of doing the work again (core/idempotency.py). ``owner`` is the SHA-256 of
+# the API key's token: keys are scoped per API key. ``state``: running, then done.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("status", SmallInteger),
+    Column("media_type", String(100)),
+    Column("body", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("owner", "key"),
+    Index(None, "created_at"),
+)

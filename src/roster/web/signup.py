@@ -17,6 +17,7 @@ from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from litestar import Request, Response, Router, get, post
 
+from roster.api.clients import client_address
 from roster.api.common import DEPENDENCIES, Ctx, PathId
 from roster.core import signups
 from roster.core.emails import clean_email
@@ -68,7 +69,7 @@ async def sign_up(request: Request[Any, Any, Any], ctx: Ctx, list_id: PathId) ->
         normalized = clean_email(email, "email")[1]
     except Invalid as exc:
         return html_page("signup.html", 400, list_name=audience.name, show_form=True, message=exc.message)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request.scope, request.app.state.services.trusted_proxies)
     if not await request.app.state.services.signup_limits.allow(normalized, client):
         message = "Too many sign-ups from here or for this address; please try again later."
         return html_page("signup.html", 429, list_name=audience.name, show_form=False, message=message)

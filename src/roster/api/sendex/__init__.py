@@ -6,6 +6,7 @@ from litestar import Router
 
 from roster.api.common import DEPENDENCIES, api_key_auth, bearer_token
 from roster.api.errors import ErrorDialect
+from roster.api.idempotency import idempotent
 from roster.api.sendex.account import ApiKeyController, DomainController
 from roster.api.sendex.audiences import AudienceController
 from roster.api.sendex.contacts import ContactController
@@ -36,5 +37,6 @@ router = Router(
     ],
     dependencies=DEPENDENCIES,
     before_request=api_key_auth(bearer_token, full_access=True),
+    middleware=[idempotent(bearer_token)],
     tags=["Sendex"],
 )

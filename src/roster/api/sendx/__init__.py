@@ -12,6 +12,7 @@ from litestar.connection import ASGIConnection
 
 from roster.api.common import DEPENDENCIES, api_key_auth
 from roster.api.errors import ErrorDialect
+from roster.api.idempotency import idempotent
 from roster.api.sendx.contacts import ContactController, EventController
 from roster.api.sendx.resources import CustomFieldController, ListController, TagController
 from roster.api.sendx.sending import (
@@ -61,5 +62,6 @@ router = Router(
     ],
     dependencies=DEPENDENCIES,
     before_request=api_key_auth(team_api_key, full_access=True),
+    middleware=[idempotent(team_api_key)],
     tags=["SendX"],
 )

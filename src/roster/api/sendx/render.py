@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from msgspec import UNSET
 
+from roster import sealing
 from roster.api.sendx import schemas
 from roster.core.campaigns import Campaign, Report
 from roster.core.contacts import Profile
@@ -235,5 +236,5 @@ def webhook(row: Record, *, with_secret: bool = False) -> schemas.WebhookOut:
         disabled_reason=row.disabled_reason,
         created=time(row.created_at),
         updated=time(row.updated_at),
-        secret=row.secret if with_secret else UNSET,
+        secret=sealing.unseal(row.secret) if with_secret else UNSET,
     )

@@ -9,6 +9,7 @@ from litestar import Router
 
 from roster.api.common import DEPENDENCIES, api_key_auth, bearer_token
 from roster.api.errors import ErrorDialect
+from roster.api.idempotency import idempotent
 from roster.api.v1.routes import AudienceController, ContactController
 
 PREFIX = "/v1"
@@ -28,5 +29,6 @@ router = Router(
     route_handlers=[AudienceController, ContactController],
     dependencies=DEPENDENCIES,
     before_request=api_key_auth(bearer_token, full_access=True),
+    middleware=[idempotent(bearer_token)],
     tags=["Audiences v1"],
 )
