@@ -19,7 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from roster import __version__, sealing
-from roster.api import sendex, sendx, v1
+from roster.api import openapi, sendex, sendx, v1
 from roster.api.clients import networks
 from roster.api.common import Services
 from roster.api.errors import exception_handler
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             confirm.router,
             signup.router,
             docs_assets,
+            *openapi.routes,
         ],
         state=State(state),
         exception_handlers={Exception: exception_handler([sendex.errors, sendx.errors, v1.errors])},

@@ -28,7 +28,7 @@ from roster.core.errors import Invalid, NotFound
 from roster.metrics import IMPORT_ROWS
 from roster.storage.db import Database
 
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}  # Litestar adds text's charset
 Format = Annotated[str, QueryParameter(name="format", description="csv or ndjson")]
 _running: set[asyncio.Task[None]] = set()  # jobs in flight, held so that they are not collected
 
