@@ -8,6 +8,7 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -49,6 +50,35 @@ def test_no_hostile_body_makes_a_server_error(
                 ("application/json", "text/html", "text/plain", "text/csv")
             ):
                 failures.append((method, template, body[:80], response.status_code, response.text[:200]))
+    assert failures == [], "\n".join(map(str, failures[:20]))
+
+
+def test_no_hostile_path_or_query_value_makes_a_server_error(
+    tenant: Tenant, client: TestClient[Litestar]
+) -> None:
+    failures: list[Any] = []
+    documents = [
+        client.get(path).json()
+        for path in ("/api/v1/openapi.json", "/api/v1/rest/openapi.json", "/v1/openapi.json")
+    ]
+    for document in documents:
+        for template, operations in document["paths"].items():
+            for method, operation in operations.items():
+                names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+                for value in CORPUS["path_values"]:
+                    path = PARAM.sub(lambda _m, v=value: quote(v, safe=""), template)
+                    response = client.request(method.upper(), path, headers=auth(template, tenant.token))
+                    if response.status_code >= 500:
+                        failures.append((method, template, value[:20], response.status_code))
+                for value in CORPUS["query_values"] if names else []:
+                    if "{" in template:
+                        continue  # the routes without an ID take the queries that page and search
+                    params = dict.fromkeys(names, value)
+                    response = client.request(
+                        method.upper(), template, params=params, headers=auth(template, tenant.token)
+                    )
+                    if response.status_code >= 500:
+                        failures.append((method, template, params, response.status_code))
     assert failures == [], "\n".join(map(str, failures[:20]))
 
 

@@ -40,7 +40,7 @@ def fuzz(base: str, dialect: str, token: str, examples: int) -> list[str]:
         try:
             check()
         except (Exception, BaseExceptionGroup) as exc:  # each operation's failures, then the next
-            failures.append(f"{operation.label}: {str(exc).strip().splitlines()[0:6]}")
+            failures.append(f"{operation.label}: {str(exc).strip()}")
     return failures
 
 

@@ -107,6 +107,7 @@ def api_key_auth(read_token: TokenReader, *, full_access: bool) -> Callable[...,
     """
 
     async def authenticate(request: Request[Any, Any, Any]) -> None:
+        _without_control(request)
         services: Services = request.app.state.services
         limits = services.rate_limit
         client = client_address(request.scope, services.trusted_proxies)
@@ -123,6 +124,17 @@ def api_key_auth(read_token: TokenReader, *, full_access: bool) -> Callable[...,
         consent.SOURCE.set(consent.Source(consent.API, principal.key_id))
 
     return authenticate
+
+
+def _without_control(request: Request[Any, Any, Any]) -> None:
+    """Path and query values hold no control character: NUL, which PostgreSQL refuses in any
+    text, or others that belong in no ID, address or search (bodies: ``StrictJSON``)."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and CONTROL.search(value):
+            raise Invalid(name, CONTROL_MESSAGE)
+    for name, value in request.query_params.multi_items():
+        if CONTROL.search(value):
+            raise Invalid(name, CONTROL_MESSAGE)
 
 
 class StrictJSON(MsgspecDTO[T], Generic[T]):

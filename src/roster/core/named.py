@@ -18,6 +18,8 @@ MAX_DESCRIPTION = 1000
 # aside); NUL is refused by PostgreSQL outright. The same rule in every API and in imports.
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_MESSAGE = "must not contain control characters (such as NUL)"
+# The same rule as a pattern a query parameter can declare (and its OpenAPI document shows).
+WITHOUT_CONTROL = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
 
 
 def clean_name(raw: str, field: str = "name") -> str:

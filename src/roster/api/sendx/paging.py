@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar.params import QueryParameter
 
 from roster.api.common import MAX_OFFSET
+from roster.core.named import WITHOUT_CONTROL
 from roster.core.search import MIN_LENGTH
 
 Offset = Annotated[
@@ -19,7 +20,10 @@ Limit = Annotated[
 Search = Annotated[
     str | None,
     QueryParameter(
-        min_length=MIN_LENGTH, max_length=255, description="Case-insensitive substring of the name"
+        min_length=MIN_LENGTH,
+        max_length=255,
+        pattern=WITHOUT_CONTROL,
+        description="Case-insensitive substring of the name",
     ),
 ]
 Identifier = Annotated[

@@ -10,6 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 from roster.api.common import MAX_PAGE, Ctx, PathId, body, sent
 from roster.api.v1 import render, schemas
 from roster.core import audiences, contacts, memberships
+from roster.core.named import WITHOUT_CONTROL
 from roster.core.search import MIN_LENGTH
 
 Page = Annotated[
@@ -19,7 +20,10 @@ Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page 
 Search = Annotated[
     str | None,
     QueryParameter(
-        min_length=MIN_LENGTH, max_length=255, description="Case-insensitive substring of a name or the email"
+        min_length=MIN_LENGTH,
+        max_length=255,
+        pattern=WITHOUT_CONTROL,
+        description="Case-insensitive substring of a name or the email",
     ),
 ]
 
