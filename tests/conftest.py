@@ -279,3 +279,12 @@ def live_server(database_url: str, db: Database, tmp_path_factory: pytest.TempPa
     log = tmp_path_factory.mktemp("server") / "serve.log"
     with serving(database_url, log, ROSTER_WORKER="off", ROSTER_WEBHOOK_ALLOW_PRIVATE="1") as base:
         yield base
+
+
+def raw_bytes(*paths: Path) -> bytes:
+    """The bytes of files of the live SQLite database, read by another process. Opening and
+    closing one of them here would drop every POSIX lock this process holds on it, SQLite's
+    included: another process would then take itself for the database's last user, remove
+    its write-ahead log, and the writes of this process's connections would vanish from it."""
+    existing = [str(path) for path in paths if path.exists()]
+    return subprocess.run(["cat", *existing], capture_output=True, check=True).stdout if existing else b""

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 
 from roster.core.preferences import PreferenceLinks
 from roster.storage.db import Database
-from tests.conftest import Tenant
+from tests.conftest import Tenant, raw_bytes
 from tests.jobs.test_sending import audience_with, by_recipient, dispatcher, made, send_now
 from tests.smtp_sink import smtp_sink
 
@@ -133,7 +133,7 @@ def stored_text(db: Database, database_url: str) -> str:
     if db.engine.dialect.name == "sqlite":
         base = Path(str(db.engine.url.database))
         files = [base, base.with_name(base.name + "-wal")]
-        return b"".join(path.read_bytes() for path in files if path.exists()).decode("latin-1")
+        return raw_bytes(*files).decode("latin-1")
     with db.engine.connect() as conn:
         names = inspect(conn).get_table_names()
         return "\n".join(

@@ -23,7 +23,7 @@ from roster.core import teams
 from roster.storage.db import Database
 from roster.storage.migrate import upgrade
 from roster.storage.tables import domains, instance_settings, webhooks
-from tests.conftest import BACKEND, Tenant, fresh_database
+from tests.conftest import BACKEND, Tenant, fresh_database, raw_bytes
 from tests.test_cli import run_roster
 
 
@@ -32,7 +32,7 @@ def dump(db: Database, url: str) -> bytes:
     if BACKEND == "sqlite":
         db.checkpoint()
         path = Path(url.removeprefix("sqlite:///"))
-        return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        return raw_bytes(path, path.with_name(path.name + "-wal"))
     return subprocess.run(["pg_dump", "--data-only", url], capture_output=True, check=True).stdout
 
 
