@@ -106,3 +106,8 @@ def test_the_package_carries_its_pages_docs_assets_and_migrations(tmp_path: Path
     assert "roster/web/static/swagger-ui/swagger-ui-bundle.js" in names
     assert "roster/web/templates/preferences.html" in names
     assert any(name.startswith("roster/storage/migrations/versions/") for name in names)
+
+
+def test_the_image_installs_the_versions_the_tests_ran_with() -> None:
+    base, dev = _pins(ROOT / "requirements" / "base.txt"), _pins(ROOT / "requirements" / "dev.txt")
+    assert {name: version for name, version in base.items() if dev.get(name) != version} == {}
