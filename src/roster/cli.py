@@ -116,9 +116,13 @@ def _write(fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs:
     db = _database()
     try:
         migrations.upgrade(db)
-        db.run_write(sealing.check)  # never seal with a key the servers lack
+
+        def checked(conn: Connection) -> T:
+            sealing.check(conn)  # never seal with a key the servers lack
+            return fn(conn, *args, **kwargs)
+
         with consent.acting(consent.Source(consent.CLI)):
-            return db.run_write(fn, *args, **kwargs)
+            return db.run_write(checked)
     except RosterError as exc:
         _fail(exc.message, 1)
     finally:

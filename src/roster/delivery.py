@@ -35,6 +35,7 @@ from roster import sealing
 from roster.config import Settings
 from roster.core import clock, idempotency, outbound
 from roster.core.errors import Invalid
+from roster.core.outbox import PENDING
 from roster.metrics import WEBHOOK_DELIVERIES
 from roster.storage.db import Database
 from roster.storage.tables import webhook_deliveries
@@ -85,7 +86,7 @@ def claim(conn: Connection, moment: datetime, batch: int = BATCH) -> list[Job]:
             webhook_rows.c.enabled,
         )
         .join(webhook_rows, webhook_rows.c.id == webhook_deliveries.c.webhook_id)
-        .where(webhook_deliveries.c.state == "pending", webhook_deliveries.c.next_attempt_at <= moment)
+        .where(webhook_deliveries.c.state == PENDING, webhook_deliveries.c.next_attempt_at <= moment)
         .order_by(webhook_deliveries.c.next_attempt_at)
         .limit(batch)
         .with_for_update(skip_locked=True, of=webhook_deliveries)
@@ -138,7 +139,7 @@ def record(conn: Connection, job: Job, outcome: Outcome, moment: datetime) -> st
         )
         conn.execute(
             update(webhook_deliveries)
-            .where(webhook_deliveries.c.webhook_id == job.webhook_id, webhook_deliveries.c.state == "pending")
+            .where(webhook_deliveries.c.webhook_id == job.webhook_id, webhook_deliveries.c.state == PENDING)
             .values(state="failed", last_status=410, last_error="the endpoint answered 410 Gone")
         )
         return "gone"

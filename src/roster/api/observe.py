@@ -86,20 +86,20 @@ class Observe:
         LATENCY.labels(dialect, route).observe(elapsed)
         if self.access_log:
             principal: Any = scope.get("state", {}).get("principal")
-            team = principal.team_id if principal is not None else "-"
+            team = principal.team_id if principal is not None else None
             access.info(
                 "%s %s %d %.2f ms team %s",
                 method,
                 route,
                 status,
                 elapsed * 1000,
-                team,
+                team or "-",
                 extra={
                     "method": method,
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 3),
-                    "team_id": principal.team_id if principal is not None else None,
+                    "team_id": team,
                     "dialect": dialect,
                 }
                 if self.fields

@@ -46,22 +46,17 @@ class Dialect:
         return path.startswith(self.prefix + "/") and not path.startswith(self.excluded)
 
 
-_MESSAGE = {"type": "string"}
+def _error(**properties: dict[str, Any]) -> dict[str, Any]:
+    """A dialect's error body: these fields and a message, all always present."""
+    fields = {**properties, "message": {"type": "string"}}
+    return {"type": "object", "properties": fields, "required": list(fields)}
+
+
+_BEARER = {"bearer": {"type": "http", "scheme": "bearer", "description": "sk_… API key"}}
+_NUMBER, _TEXT = {"type": "integer"}, {"type": "string"}
 DIALECTS = (
     Dialect(
-        "Sendex",
-        "/api/v1",
-        {"bearer": {"type": "http", "scheme": "bearer", "description": "sk_… API key"}},
-        {
-            "type": "object",
-            "properties": {
-                "statusCode": {"type": "integer"},
-                "name": {"type": "string"},
-                "message": _MESSAGE,
-            },
-            "required": ["statusCode", "name", "message"],
-        },
-        excluded=("/api/v1/rest/",),
+        "Sendex", "/api/v1", _BEARER, _error(statusCode=_NUMBER, name=_TEXT), excluded=("/api/v1/rest/",)
     ),
     Dialect(
         "SendX",
@@ -74,26 +69,9 @@ DIALECTS = (
                 "description": "sk_… API key",
             }
         },
-        {
-            "type": "object",
-            "properties": {"status": {"type": "string", "enum": ["error"]}, "message": _MESSAGE},
-            "required": ["status", "message"],
-        },
+        _error(status={"type": "string", "enum": ["error"]}),
     ),
-    Dialect(
-        "Audiences v1",
-        "/v1",
-        {"bearer": {"type": "http", "scheme": "bearer", "description": "sk_… API key"}},
-        {
-            "type": "object",
-            "properties": {
-                "statusCode": {"type": "integer"},
-                "error": {"type": "string"},
-                "message": _MESSAGE,
-            },
-            "required": ["statusCode", "error", "message"],
-        },
-    ),
+    Dialect("Audiences v1", "/v1", _BEARER, _error(statusCode=_NUMBER, error=_TEXT)),
 )
 
 

@@ -19,12 +19,11 @@ from sqlalchemy import Connection, func, select
 
 from roster.api.common import Services, bearer_token
 from roster.core.campaigns import SENDING
+from roster.core.outbox import PENDING
 from roster.core.sending import QUEUED
 from roster.metrics import MULTIPROCESS_FOLDER
 from roster.storage.db import Database
 from roster.storage.tables import campaign_recipients, campaigns, webhook_deliveries
-
-PENDING = "pending"  # a webhook message not delivered or given up yet (core.outbox)
 
 
 @get("/metrics", include_in_schema=False, media_type=CONTENT_TYPE_LATEST)

@@ -19,6 +19,8 @@ from roster.storage.db import Record
 from roster.storage.prepared import Prepared
 from roster.storage.tables import contacts, webhook_deliveries, webhooks
 
+PENDING = "pending"  # a message's state until it is delivered or given up (roster.delivery)
+
 CONTACT_CREATED = "contact.created"
 UNSUBSCRIBED = "contact.unsubscribed"
 BOUNCED = "contact.bounced"
@@ -83,7 +85,7 @@ def _queue(
                 "team_id": team_id,
                 "event": event,
                 "payload": payload,
-                "state": "pending",
+                "state": PENDING,
                 "attempts": 0,
                 "next_attempt_at": stamp,
                 "created_at": stamp,
