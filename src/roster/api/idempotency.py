@@ -117,7 +117,7 @@ async def _run(
     owner: str,
     key: str,
 ) -> None:
-    """Run the request on its body read once, keeping what it answers."""
+    """Run the request on its body read once, keep what it answers, then send that."""
     given = False
 
     async def again() -> Any:
@@ -128,6 +128,8 @@ async def _run(
         return await receive()
 
     answer: dict[str, Any] = {"status": 500, "media_type": None, "body": []}
+    # Held until the answer is kept: a client that has it, and retries at once, gets a replay.
+    held: list[Message] = []
 
     async def keeping(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -137,7 +139,7 @@ async def _run(
                     answer["media_type"] = value.decode("latin-1")
         elif message["type"] == "http.response.body":
             answer["body"].append(message.get("body", b""))
-        await send(message)
+        held.append(message)
 
     # Answered uncompressed, so that what is kept can be replayed to any client.
     plain: Any = {**scope, "headers": [(n, v) for n, v in scope["headers"] if n != b"accept-encoding"]}
@@ -152,3 +154,5 @@ async def _run(
     else:
         kept = b"".join(answer["body"])
         await services.db.write(idempotency.keep, owner, key, status, answer["media_type"], kept)
+    for message in held:
+        await send(message)
